@@ -1,0 +1,105 @@
+#include "config.h"
+
+#include "lmoonwire.h"
+
+#include "conn.h"
+#include "lconn.h"
+#include "log.h"
+#include "luaheap.h"
+
+#include <event2/event.h>
+#include <lauxlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static struct event_base *loop_base;
+
+void lmoonwire_set_base(struct event_base *base)
+{
+    loop_base = base;
+}
+
+/* mw.log(level, ...): the values joined by spaces, at the given level. */
+static int mw_log(lua_State *L)
+{
+    int level = log_level_parse(luaL_checkstring(L, 1));
+    luaL_argcheck(L, level >= 0, 1, "expected error, warn, info or debug");
+    if (!log_enabled(level))
+        return 0;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 2, n = lua_gettop(L); i <= n; i++) {
+        lua_getglobal(L, "tostring");
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1);
+        if (i > 2)
+            luaL_addchar(&b, ' ');
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    log_msg(level, "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+/* mw.now(): the loop's cached time in milliseconds. */
+static int mw_now(lua_State *L)
+{
+    struct timeval tv;
+    if (!loop_base || event_base_gettimeofday_cached(loop_base, &tv) < 0)
+        gettimeofday(&tv, NULL);
+    lua_pushnumber(L, tv.tv_sec * 1000.0 + tv.tv_usec / 1000);
+    return 1;
+}
+
+static int mw_worker_id(lua_State *L)
+{
+    lua_pushinteger(L, 0);
+    return 1;
+}
+
+static void set_number(lua_State *L, const char *name, double value)
+{
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, name);
+}
+
+static int mw_stats(lua_State *L)
+{
+    lua_createtable(L, 0, 8);
+    set_number(L, "heap_in_use", (double)luaheap_in_use());
+    set_number(L, "heap_held", (double)luaheap_held());
+    set_number(L, "connections", (double)conn_count());
+    set_number(L, "accepted", (double)conn_accepted_total());
+    set_number(L, "tasks", 0);
+    set_number(L, "timers", 0);
+    set_number(L, "deadline_hits", 0);
+    return 1;
+}
+
+static const luaL_Reg moonwire_functions[] = {
+    {"log", mw_log},
+    {"now", mw_now},
+    {"worker_id", mw_worker_id},
+    {"stats", mw_stats},
+    {NULL, NULL},
+};
+
+int luaopen_moonwire(lua_State *L)
+{
+    lua_newtable(L);
+    luaL_register(L, NULL, moonwire_functions);
+    lua_pushliteral(L, PACKAGE_VERSION);
+    lua_setfield(L, -2, "version");
+    lconn_register(L);
+    return 1;
+}
+
+void lmoonwire_open(lua_State *L)
+{
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_pushcfunction(L, luaopen_moonwire);
+    lua_call(L, 0, 1);
+    lua_setfield(L, -2, "moonwire");
+    lua_pop(L, 2);
+}

@@ -1,0 +1,17 @@
+/* lmoonwire: the `moonwire` Lua module (require "moonwire").
+ * Binds the C modules below it; holds no logic of its own. */
+#ifndef MW_LMOONWIRE_H
+#define MW_LMOONWIRE_H
+
+#include <lua.h>
+
+struct event_base;
+
+/* Opens the module in this state, as package.loaded.moonwire, so require
+ * finds it and the object types it defines exist before any script runs. */
+void lmoonwire_open(lua_State *L);
+/* The loop whose cached time mw.now() reads; NULL under --check. */
+void lmoonwire_set_base(struct event_base *base);
+int luaopen_moonwire(lua_State *L);
+
+#endif

@@ -1,0 +1,78 @@
+#include "config.h"
+
+#include "luahost.h"
+
+#include "lcall.h"
+#include "lmoonwire.h"
+#include "luaheap.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* From the build tree, the project's lua/; once installed, $(pkgdatadir)/lua. */
+const char *luahost_lua_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return MW_LUADIR;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    return strcmp(exe, MW_BUILDDIR) == 0 ? MW_SRC_LUADIR : MW_LUADIR;
+}
+
+static void set_search_path(lua_State *L)
+{
+    const char *dir = luahost_lua_dir();
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+}
+
+/* Runs the script; leaves its handler table on the stack. */
+static int load_script(lua_State *L, const char *script, char *err, size_t errlen)
+{
+    lua_pushcfunction(L, lcall_traceback);
+    if (luaL_loadfile(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        return -1;
+    }
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "%s: the script must return a handler table (got %s)", script,
+                 luaL_typename(L, -1));
+        return -1;
+    }
+    return 0;
+}
+
+lua_State *luahost_open(const char *script, char *err, size_t errlen)
+{
+    lua_State *L = lua_newstate(luaheap_alloc, NULL);
+    if (!L) {
+        snprintf(err, errlen, "cannot create the Lua state: out of memory");
+        return NULL;
+    }
+    luaL_openlibs(L);
+    set_search_path(L);
+    lmoonwire_open(L);
+    if (load_script(L, script, err, errlen) < 0) {
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+void luahost_close(lua_State *L)
+{
+    lua_close(L);
+}

@@ -1,0 +1,31 @@
+/* options: the command line, parsed into a struct options.
+ * Parsing never exits or prints: it returns what main should do and, on a
+ * usage error, the message to show above the usage text. */
+#ifndef MW_OPTIONS_H
+#define MW_OPTIONS_H
+
+#include <stddef.h>
+
+#define OPTIONS_MAX_LISTEN 16
+#define OPTIONS_DEFAULT_LISTEN "127.0.0.1:7000"
+
+struct options {
+    const char *listen[OPTIONS_MAX_LISTEN]; /* as written; parsed by addr_parse */
+    int nlisten;
+    const char *script;
+    int check;     /* --check: load the script and exit */
+    int log_level; /* enum log_level */
+};
+
+enum options_result {
+    OPTIONS_RUN,   /* serve, or check, as the options say */
+    OPTIONS_HELP,  /* -h: print usage on stdout, exit 0 */
+    OPTIONS_VERSION,
+    OPTIONS_USAGE, /* bad command line: err says why; usage on stderr, exit 2 */
+};
+
+enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
+                                  size_t errlen);
+const char *options_usage(void);
+
+#endif

@@ -1,0 +1,130 @@
+#include "config.h"
+
+#include "check_main.h"
+#include "log.h"
+#include "options.h"
+
+#include <string.h>
+
+static struct options o;
+static char err[256];
+
+/* Parses a NULL-terminated list of arguments after "moonwire". */
+#define PARSE(...)                                                                                \
+    ({                                                                                            \
+        char *argv[] = {"moonwire", __VA_ARGS__, NULL};                                          \
+        options_parse((int)(sizeof argv / sizeof argv[0]) - 1, argv, &o, err, sizeof err);     \
+    })
+
+START_TEST(test_script_alone_listens_on_default)
+{
+    ck_assert_int_eq(PARSE("echo.lua"), OPTIONS_RUN);
+    ck_assert_str_eq(o.script, "echo.lua");
+    ck_assert_int_eq(o.nlisten, 1);
+    ck_assert_str_eq(o.listen[0], OPTIONS_DEFAULT_LISTEN);
+    ck_assert_int_eq(o.log_level, LOG_INFO);
+    ck_assert_int_eq(o.check, 0);
+}
+END_TEST
+
+START_TEST(test_listen_is_repeatable_short_and_long)
+{
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1", "--listen", "[::1]:2", "--listen=unix:/s", "x.lua"),
+                     OPTIONS_RUN);
+    ck_assert_int_eq(o.nlisten, 3);
+    ck_assert_str_eq(o.listen[0], "127.0.0.1:1");
+    ck_assert_str_eq(o.listen[1], "[::1]:2");
+    ck_assert_str_eq(o.listen[2], "unix:/s");
+}
+END_TEST
+
+START_TEST(test_check_and_log_level)
+{
+    ck_assert_int_eq(PARSE("--check", "--log-level", "debug", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.check, 1);
+    ck_assert_int_eq(o.log_level, LOG_DEBUG);
+}
+END_TEST
+
+START_TEST(test_help_and_version)
+{
+    ck_assert_int_eq(PARSE("-h"), OPTIONS_HELP);
+    ck_assert_int_eq(PARSE("--help"), OPTIONS_HELP);
+    ck_assert_int_eq(PARSE("-V"), OPTIONS_VERSION);
+    ck_assert_int_eq(PARSE("--version"), OPTIONS_VERSION);
+}
+END_TEST
+
+START_TEST(test_unknown_option_is_usage_error)
+{
+    ck_assert_int_eq(PARSE("--frobnicate", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "--frobnicate"));
+    ck_assert_int_eq(PARSE("-q", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "-q"));
+}
+END_TEST
+
+START_TEST(test_bad_log_level_is_usage_error)
+{
+    ck_assert_int_eq(PARSE("--log-level", "loud", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "loud"));
+}
+END_TEST
+
+START_TEST(test_missing_value_is_usage_error)
+{
+    ck_assert_int_eq(PARSE("x.lua", "-l"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "needs a value"));
+}
+END_TEST
+
+START_TEST(test_missing_or_extra_script_is_usage_error)
+{
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "missing SCRIPT"));
+    ck_assert_int_eq(PARSE("a.lua", "b.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "more than one"));
+}
+END_TEST
+
+START_TEST(test_too_many_listen_addresses)
+{
+    char *argv[2 * OPTIONS_MAX_LISTEN + 4] = {"moonwire"};
+    int argc = 1;
+    for (int i = 0; i <= OPTIONS_MAX_LISTEN; i++) {
+        argv[argc++] = "-l";
+        argv[argc++] = "127.0.0.1:1";
+    }
+    argv[argc++] = "x.lua";
+    ck_assert_int_eq(options_parse(argc, argv, &o, err, sizeof err), OPTIONS_USAGE);
+}
+END_TEST
+
+START_TEST(test_usage_names_every_option)
+{
+    const char *u = options_usage();
+    const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_ptr_nonnull(strstr(u, names[i]));
+}
+END_TEST
+
+static Suite *options_suite(void)
+{
+    Suite *s = suite_create("options");
+    TCase *tc = tcase_create("parse");
+    tcase_add_test(tc, test_script_alone_listens_on_default);
+    tcase_add_test(tc, test_listen_is_repeatable_short_and_long);
+    tcase_add_test(tc, test_check_and_log_level);
+    tcase_add_test(tc, test_help_and_version);
+    tcase_add_test(tc, test_unknown_option_is_usage_error);
+    tcase_add_test(tc, test_bad_log_level_is_usage_error);
+    tcase_add_test(tc, test_missing_value_is_usage_error);
+    tcase_add_test(tc, test_missing_or_extra_script_is_usage_error);
+    tcase_add_test(tc, test_too_many_listen_addresses);
+    tcase_add_test(tc, test_usage_names_every_option);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(options_suite)
