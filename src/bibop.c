@@ -1,0 +1,732 @@
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#elif defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#define HAVE_VALGRIND_MEMCHECK_H 1
+#endif
+#endif
+
+#include "bibop.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/memcheck.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)(p), (void)(n))
+#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)(p))
+#define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)(p), (void)(o), (void)(n))
+#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)(p), (void)(n))
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
+#define ARENA_WANT ((size_t)64 << 30)
+#define ARENA_LEAST ((size_t)256 << 20)
+#define ADDR_LIMIT ((uintptr_t)1 << 47)
+#define PAGE_MASK ((uintptr_t)BIBOP_PAGE_SIZE - 1)
+#define HEADER_SIZE 64
+#define NCLASS 87
+#define NLIST (NCLASS + BIBOP_KIND_COUNT)
+#define SMALL_LOOKUP_MAX 1024
+
+/* The header at the start of every page. Box pages add one generation per slot. */
+struct page {
+    uint8_t kind;
+    uint8_t list;    /* index of the heap's list of pages with free slots */
+    uint16_t first;  /* offset of the first slot */
+    uint32_t size;   /* slot size */
+    uint32_t nslots;
+    uint32_t nused;
+    char *free;      /* freed slots, linked through their first word */
+    char *bump;      /* slots never used start here */
+    struct bibop_heap *heap;
+    struct page *next, *prev;
+    uint32_t gen[];
+};
+
+_Static_assert(sizeof(struct page) <= HEADER_SIZE, "the page header must fit its 64 bytes");
+
+struct bibop_heap {
+    size_t in_use, held, peak_held, limit;
+    struct page *avail[NLIST]; /* pages with a free slot, per class or box kind */
+    struct page *full;         /* pages without one, all lists together */
+    struct page *reserve;      /* empty pages kept for reuse */
+    unsigned nreserve;
+    uint32_t box_size[BIBOP_KIND_COUNT];
+};
+
+static const uint32_t class_size[NCLASS] = {
+    8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
+    136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 216, 224, 232, 240, 248, 256,
+    272, 288, 304, 320, 336, 352, 368, 384, 400, 416, 432, 448, 464, 480, 496, 512,
+    576, 640, 704, 768, 832, 896, 960, 1024,
+    1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048,
+    2304, 2560, 2816, 3072, 3328, 3584, 3840,
+    4088, 4360, 4672, 5032, 5456, 5952, 6544, 7272, 8184, 9352, 10912, 13088, 16368,
+    21824, 32736, 65472,
+};
+
+static const char *const kind_names[BIBOP_KIND_COUNT] = {
+    "free", "lua", "large", "connection", "listener", "timer", "task",
+};
+
+static const char *const closed_why[BIBOP_KIND_COUNT] = {
+    "object is closed", "object is closed", "object is closed", "connection is closed",
+    "listener is closed", "timer is closed", "task is closed",
+};
+
+/* The arena: one per process, shared by every heap in it. */
+static struct {
+    uintptr_t base, end, bump;
+    uint32_t *freed; /* indexes of pages given back to the system, for reuse */
+    size_t nfreed;
+    pthread_mutex_t lock;
+    uint8_t lookup[SMALL_LOOKUP_MAX / 8 + 1]; /* class of each size up to 1 KiB, by 8 */
+} arena = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static _Atomic uint32_t gen_counter;
+
+/* ---- the arena ---- */
+
+/* Maps size bytes aligned to align, trimming the excess; NULL if refused. */
+static void *map_aligned(size_t size, size_t align, int flags)
+{
+    char *raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = start - (uintptr_t)raw;
+    if (head > 0)
+        munmap(raw, head);
+    munmap((char *)start + size, align - head);
+    return (void *)start;
+}
+
+static void arena_fill_lookup(void)
+{
+    unsigned cls = 0;
+    for (unsigned i = 0; i <= SMALL_LOOKUP_MAX / 8; i++) {
+        while (class_size[cls] < i * 8)
+            cls++;
+        arena.lookup[i] = (uint8_t)cls;
+    }
+}
+
+/* Reserves the largest arena the system grants, from ARENA_WANT down. A process that
+ * cannot get even ARENA_LEAST of address space cannot run a Lua heap: abort. */
+static void arena_init(void)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    size_t size = ARENA_WANT;
+    void *base = NULL;
+    for (; size >= ARENA_LEAST && base == NULL; size /= 2)
+        base = map_aligned(size, BIBOP_PAGE_SIZE, flags);
+    size *= 2;
+    size_t nindex = size / BIBOP_PAGE_SIZE;
+    arena.freed = base ? map_aligned(nindex * sizeof(uint32_t), 4096, flags) : NULL;
+    if (base == NULL || arena.freed == NULL || (uintptr_t)base + size > ADDR_LIMIT) {
+        fprintf(stderr, "bibop: cannot reserve the page arena: %s\n", strerror(errno));
+        abort();
+    }
+    arena.base = arena.bump = (uintptr_t)base;
+    arena.end = arena.base + size;
+    arena_fill_lookup();
+}
+
+static bool in_arena(const void *ptr)
+{
+    return (uintptr_t)ptr - arena.base < arena.end - arena.base;
+}
+
+/* A page from the system: one given back earlier, or a new one from the arena. */
+static struct page *arena_page_get(void)
+{
+    struct page *page = NULL;
+    pthread_mutex_lock(&arena.lock);
+    if (arena.nfreed > 0)
+        page = (struct page *)(arena.base + arena.freed[--arena.nfreed] * BIBOP_PAGE_SIZE);
+    else if (arena.bump < arena.end) {
+        page = (struct page *)arena.bump;
+        arena.bump += BIBOP_PAGE_SIZE;
+    }
+    pthread_mutex_unlock(&arena.lock);
+    return page;
+}
+
+/* Gives a page's memory back to the system and keeps its address for reuse. The page
+ * then reads as zeros, which is BIBOP_KIND_FREE. */
+static void arena_page_put(struct page *page)
+{
+    ASAN_UNPOISON_MEMORY_REGION(page, BIBOP_PAGE_SIZE);
+    VALGRIND_MAKE_MEM_UNDEFINED(page, BIBOP_PAGE_SIZE);
+    if (madvise(page, BIBOP_PAGE_SIZE, MADV_DONTNEED) != 0)
+        memset(page, 0, HEADER_SIZE);
+    VALGRIND_MAKE_MEM_DEFINED(page, BIBOP_PAGE_SIZE);
+    pthread_mutex_lock(&arena.lock);
+    arena.freed[arena.nfreed++] = (uint32_t)(((uintptr_t)page - arena.base) / BIBOP_PAGE_SIZE);
+    pthread_mutex_unlock(&arena.lock);
+}
+
+/* ---- slots: the free list lives in free slots, which the tools see as no-access ---- */
+
+static void slot_link_set(char *slot, char *next)
+{
+    ASAN_UNPOISON_MEMORY_REGION(slot, sizeof next);
+    VALGRIND_MAKE_MEM_UNDEFINED(slot, sizeof next);
+    memcpy(slot, &next, sizeof next);
+    VALGRIND_MAKE_MEM_NOACCESS(slot, sizeof next);
+    ASAN_POISON_MEMORY_REGION(slot, sizeof next);
+}
+
+static char *slot_link_get(char *slot)
+{
+    char *next;
+    ASAN_UNPOISON_MEMORY_REGION(slot, sizeof next);
+    VALGRIND_MAKE_MEM_DEFINED(slot, sizeof next);
+    memcpy(&next, slot, sizeof next);
+    VALGRIND_MAKE_MEM_NOACCESS(slot, sizeof next);
+    ASAN_POISON_MEMORY_REGION(slot, sizeof next);
+    return next;
+}
+
+/* Tells the tools that n bytes at slot are now a live block (contents undefined). */
+static void slot_mark_used(char *slot, size_t slot_size, size_t n)
+{
+    (void)slot_size;
+    ASAN_POISON_MEMORY_REGION(slot, slot_size);
+    ASAN_UNPOISON_MEMORY_REGION(slot, n);
+    VALGRIND_MALLOCLIKE_BLOCK(slot, n, 0, 0);
+}
+
+static void slot_mark_free(char *slot, size_t slot_size)
+{
+    (void)slot_size;
+    VALGRIND_FREELIKE_BLOCK(slot, 0);
+    ASAN_POISON_MEMORY_REGION(slot, slot_size);
+}
+
+static void slot_mark_resize(char *slot, size_t slot_size, size_t osize, size_t nsize)
+{
+    (void)slot_size;
+    VALGRIND_RESIZEINPLACE_BLOCK(slot, osize, nsize, 0);
+    ASAN_POISON_MEMORY_REGION(slot, slot_size);
+    ASAN_UNPOISON_MEMORY_REGION(slot, nsize);
+}
+
+/* ---- pages ---- */
+
+static struct page *page_of(const void *ptr)
+{
+    return (struct page *)((uintptr_t)ptr & ~PAGE_MASK);
+}
+
+static void page_init(struct page *page, struct bibop_heap *heap, int kind, unsigned list,
+                      size_t size, size_t first, size_t nslots)
+{
+    ASAN_UNPOISON_MEMORY_REGION(page, first);
+    VALGRIND_MAKE_MEM_UNDEFINED(page, first);
+    memset(page, 0, first);
+    page->kind = (uint8_t)kind;
+    page->list = (uint8_t)list;
+    page->first = (uint16_t)first;
+    page->size = (uint32_t)size;
+    page->nslots = (uint32_t)nslots;
+    page->bump = (char *)page + first;
+    page->heap = heap;
+    VALGRIND_MAKE_MEM_NOACCESS(page->bump, BIBOP_PAGE_SIZE - first);
+    ASAN_POISON_MEMORY_REGION(page->bump, BIBOP_PAGE_SIZE - first);
+}
+
+static char *page_pop(struct page *page)
+{
+    char *slot = page->free;
+    if (slot != NULL)
+        page->free = slot_link_get(slot);
+    else {
+        slot = page->bump;
+        page->bump += page->size;
+    }
+    page->nused++;
+    return slot;
+}
+
+static void page_push(struct page *page, char *slot)
+{
+    slot_mark_free(slot, page->size);
+    slot_link_set(slot, page->free);
+    page->free = slot;
+    page->nused--;
+}
+
+static uint32_t page_slot_index(const struct page *page, const void *ptr)
+{
+    return (uint32_t)(((uintptr_t)ptr - (uintptr_t)page - page->first) / page->size);
+}
+
+/* ---- page lists of a heap ---- */
+
+static void list_push(struct page **head, struct page *page)
+{
+    page->prev = NULL;
+    page->next = *head;
+    if (*head != NULL)
+        (*head)->prev = page;
+    *head = page;
+}
+
+static void list_unlink(struct page **head, struct page *page)
+{
+    if (page->prev != NULL)
+        page->prev->next = page->next;
+    else
+        *head = page->next;
+    if (page->next != NULL)
+        page->next->prev = page->prev;
+}
+
+static void heap_count_held(struct bibop_heap *heap, size_t add)
+{
+    heap->held += add;
+    if (heap->held > heap->peak_held)
+        heap->peak_held = heap->held;
+}
+
+/* An empty page for the heap: from its reserve, else from the system. */
+static struct page *heap_page_get(struct bibop_heap *heap)
+{
+    struct page *page = heap->reserve;
+    if (page != NULL) {
+        list_unlink(&heap->reserve, page);
+        heap->nreserve--;
+        return page;
+    }
+    page = arena_page_get();
+    if (page != NULL)
+        heap_count_held(heap, BIBOP_PAGE_SIZE);
+    return page;
+}
+
+/* Keeps an empty page in the reserve, or gives it back once the reserve is full. The
+ * reserve grows with the heap (an eighth of it) because a collection frees pages in
+ * bursts that the next cycle takes again: giving them back costs a madvise and a
+ * page fault per 4 KiB each time, 10% of the run time on bench/alloc/workload.lua. */
+static void heap_page_put(struct bibop_heap *heap, struct page *page)
+{
+    page->kind = BIBOP_KIND_FREE;
+    if (heap->nreserve < BIBOP_RESERVE + heap->held / BIBOP_PAGE_SIZE / 8) {
+        list_push(&heap->reserve, page);
+        heap->nreserve++;
+        return;
+    }
+    heap->held -= BIBOP_PAGE_SIZE;
+    arena_page_put(page);
+}
+
+/* A new page for list (a class, or a box kind past NCLASS) of the given slot size. */
+static struct page *heap_page_new(struct bibop_heap *heap, unsigned list, size_t size)
+{
+    struct page *page = heap_page_get(heap);
+    if (page == NULL)
+        return NULL;
+    if (list < NCLASS) {
+        page_init(page, heap, BIBOP_KIND_SMALL, list, size, HEADER_SIZE,
+                  (BIBOP_PAGE_SIZE - HEADER_SIZE) / size);
+    } else {
+        size_t nslots = (BIBOP_PAGE_SIZE - HEADER_SIZE - 15) / (size + sizeof(uint32_t));
+        size_t first = (HEADER_SIZE + nslots * sizeof(uint32_t) + 15) & ~(size_t)15;
+        page_init(page, heap, (int)(list - NCLASS), list, size, first, nslots);
+    }
+    list_push(&heap->avail[list], page);
+    return page;
+}
+
+/* A slot from the first page of the list; a page that fills moves to the full list. */
+static char *heap_slot_get(struct bibop_heap *heap, unsigned list, size_t size)
+{
+    struct page *page = heap->avail[list];
+    if (page == NULL && (page = heap_page_new(heap, list, size)) == NULL)
+        return NULL;
+    char *slot = page_pop(page);
+    if (page->nused == page->nslots) {
+        list_unlink(&heap->avail[list], page);
+        list_push(&heap->full, page);
+    }
+    return slot;
+}
+
+/* Returns a slot to its page. A page that empties is retired unless it is the only
+ * page of its list with room, which saves re-initialising it on alloc/free churn. */
+static void heap_slot_put(struct bibop_heap *heap, char *slot)
+{
+    struct page *page = page_of(slot);
+    assert(page->heap == heap);
+    if (page->nused == page->nslots) {
+        list_unlink(&heap->full, page);
+        list_push(&heap->avail[page->list], page);
+    }
+    page_push(page, slot);
+    if (page->nused > 0 || (heap->avail[page->list] == page && page->next == NULL))
+        return;
+    list_unlink(&heap->avail[page->list], page);
+    heap_page_put(heap, page);
+}
+
+/* ---- heaps ---- */
+
+struct bibop_heap *bibop_heap_new(size_t limit)
+{
+    pthread_once(&arena_once, arena_init);
+    struct bibop_heap *heap = calloc(1, sizeof *heap);
+    if (heap != NULL)
+        heap->limit = limit;
+    return heap;
+}
+
+static void heap_list_release(struct bibop_heap *heap, struct page *page)
+{
+    while (page != NULL) {
+        struct page *next = page->next;
+        heap->held -= BIBOP_PAGE_SIZE;
+        arena_page_put(page);
+        page = next;
+    }
+}
+
+/* Gives every page back. Large blocks still live (a Lua state not closed) are not
+ * tracked and are lost: close the state first. */
+void bibop_heap_free(struct bibop_heap *heap)
+{
+    if (heap == NULL)
+        return;
+    for (unsigned i = 0; i < NLIST; i++)
+        heap_list_release(heap, heap->avail[i]);
+    heap_list_release(heap, heap->full);
+    heap_list_release(heap, heap->reserve);
+    free(heap);
+}
+
+void bibop_set_limit(struct bibop_heap *heap, size_t limit)
+{
+    heap->limit = limit;
+}
+
+size_t bibop_limit(const struct bibop_heap *heap)
+{
+    return heap->limit;
+}
+
+size_t bibop_in_use(const struct bibop_heap *heap)
+{
+    return heap->in_use;
+}
+
+size_t bibop_held(const struct bibop_heap *heap)
+{
+    return heap->held;
+}
+
+size_t bibop_peak_held(const struct bibop_heap *heap)
+{
+    return heap->peak_held;
+}
+
+unsigned bibop_class_count(void)
+{
+    return NCLASS;
+}
+
+size_t bibop_class_size(unsigned index)
+{
+    return index < NCLASS ? class_size[index] : 0;
+}
+
+/* ---- the Lua heap ---- */
+
+static unsigned class_of(size_t size)
+{
+    if (size <= SMALL_LOOKUP_MAX)
+        return arena.lookup[(size + 7) / 8];
+    unsigned lo = arena.lookup[SMALL_LOOKUP_MAX / 8], hi = NCLASS - 1;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (class_size[mid] < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t large_round(size_t size)
+{
+    return (size + 4095) & ~(size_t)4095;
+}
+
+/* A block larger than any class, mapped on its own; NULL if refused or mapped too high
+ * for GC64. */
+static void *large_new(struct bibop_heap *heap, size_t size)
+{
+    size_t len = large_round(size);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if ((uintptr_t)p + len > ADDR_LIMIT) {
+        munmap(p, len);
+        return NULL;
+    }
+    heap_count_held(heap, len);
+    VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, 1);
+    return p;
+}
+
+static void large_free(struct bibop_heap *heap, void *ptr, size_t size)
+{
+    VALGRIND_FREELIKE_BLOCK(ptr, 0);
+    munmap(ptr, large_round(size));
+    heap->held -= large_round(size);
+}
+
+/* Grows or shrinks a large block with mremap, which moves pages instead of bytes.
+ * Under valgrind the caller copies instead, so memcheck keeps the contents' state. */
+static void *large_resize(struct bibop_heap *heap, void *ptr, size_t osize, size_t nsize)
+{
+    size_t olen = large_round(osize), nlen = large_round(nsize);
+    int flags = nlen > olen ? MREMAP_MAYMOVE : 0;
+    void *p = mremap(ptr, olen, nlen, flags);
+    if (p == MAP_FAILED)
+        return NULL;
+    if ((uintptr_t)p + nlen > ADDR_LIMIT) {
+        void *back = mremap(p, nlen, olen, MREMAP_MAYMOVE | MREMAP_FIXED, ptr);
+        assert(back == ptr);
+        (void)back;
+        return NULL;
+    }
+    heap->held -= olen;
+    heap_count_held(heap, nlen);
+    return p;
+}
+
+static void *lua_new(struct bibop_heap *heap, size_t size)
+{
+    if (size > BIBOP_MAX_CLASS)
+        return large_new(heap, size);
+    unsigned cls = class_of(size);
+    char *slot = heap_slot_get(heap, cls, class_size[cls]);
+    if (slot != NULL)
+        slot_mark_used(slot, class_size[cls], size);
+    return slot;
+}
+
+static void lua_free(struct bibop_heap *heap, void *ptr, size_t size)
+{
+    if (in_arena(ptr))
+        heap_slot_put(heap, ptr);
+    else
+        large_free(heap, ptr, size);
+}
+
+/* Resizes without moving when the block may stay where it is: same class, a large
+ * block resized by mremap, or a shrink that found no room in a smaller class. */
+static void *lua_resize_in_place(struct bibop_heap *heap, void *ptr, size_t osize,
+                                 size_t nsize)
+{
+    if (!in_arena(ptr)) {
+        bool remap = nsize > BIBOP_MAX_CLASS && !RUNNING_ON_VALGRIND;
+        return remap ? large_resize(heap, ptr, osize, nsize) : NULL;
+    }
+    struct page *page = page_of(ptr);
+    if (nsize > BIBOP_MAX_CLASS || class_of(nsize) != page->list)
+        return NULL;
+    slot_mark_resize(ptr, page->size, osize, nsize);
+    return ptr;
+}
+
+static void *lua_move(struct bibop_heap *heap, void *ptr, size_t osize, size_t nsize)
+{
+    void *p = lua_new(heap, nsize);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, ptr, osize < nsize ? osize : nsize);
+    lua_free(heap, ptr, osize);
+    return p;
+}
+
+/* A shrink must not fail: when no smaller block can be had, the block stays where it
+ * is (a large one trimmed by mremap, which never fails nor moves when shrinking). */
+static void *lua_shrink_in_place(struct bibop_heap *heap, void *ptr, size_t osize,
+                                 size_t nsize)
+{
+    if (!in_arena(ptr))
+        return large_resize(heap, ptr, osize, nsize);
+    slot_mark_resize(ptr, page_of(ptr)->size, osize, nsize);
+    return ptr;
+}
+
+static void *lua_resize(struct bibop_heap *heap, void *ptr, size_t osize, size_t nsize)
+{
+    void *p = lua_resize_in_place(heap, ptr, osize, nsize);
+    if (p == NULL)
+        p = lua_move(heap, ptr, osize, nsize);
+    if (p == NULL && nsize <= osize)
+        p = lua_shrink_in_place(heap, ptr, osize, nsize);
+    return p;
+}
+
+static bool lua_over_limit(const struct bibop_heap *heap, size_t osize, size_t nsize)
+{
+    return heap->limit != 0 && nsize > osize && heap->in_use + (nsize - osize) > heap->limit;
+}
+
+void *bibop_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct bibop_heap *heap = ud;
+    if (ptr == NULL)
+        osize = 0;
+    if (nsize == 0) {
+        if (ptr != NULL)
+            lua_free(heap, ptr, osize);
+        heap->in_use -= osize;
+        return NULL;
+    }
+    if (lua_over_limit(heap, osize, nsize))
+        return NULL;
+    void *p = ptr == NULL ? lua_new(heap, nsize) : lua_resize(heap, ptr, osize, nsize);
+    if (p != NULL)
+        heap->in_use = heap->in_use - osize + nsize;
+    assert((uintptr_t)p < ADDR_LIMIT);
+    return p;
+}
+
+/* ---- kinds ---- */
+
+int bibop_kind_of(const void *ptr)
+{
+    if (!in_arena(ptr))
+        return ptr == NULL ? BIBOP_KIND_FREE : BIBOP_KIND_LARGE;
+    return page_of(ptr)->kind;
+}
+
+const char *bibop_kind_name(int kind)
+{
+    if (kind < 0 || kind >= BIBOP_KIND_COUNT)
+        return "unknown";
+    return kind_names[kind];
+}
+
+/* ---- typed boxes ---- */
+
+static bool box_kind_valid(int kind)
+{
+    return kind >= BIBOP_KIND_CONN && kind < BIBOP_KIND_COUNT;
+}
+
+/* Fixes the slot size of a kind at its first box: 16-byte aligned, and small enough
+ * that a page holds at least one. */
+static size_t box_size_for(struct bibop_heap *heap, int kind, size_t size)
+{
+    size_t rounded = (size + 15) & ~(size_t)15;
+    if (rounded == 0 || rounded > BIBOP_PAGE_SIZE / 4)
+        return 0;
+    if (heap->box_size[kind] == 0)
+        heap->box_size[kind] = (uint32_t)rounded;
+    return heap->box_size[kind] == rounded ? rounded : 0;
+}
+
+/* A generation never handed out before in this process (0 means "free"). */
+static uint32_t gen_next(void)
+{
+    uint32_t gen;
+    do
+        gen = atomic_fetch_add_explicit(&gen_counter, 1, memory_order_relaxed) + 1;
+    while (gen == 0);
+    return gen;
+}
+
+void *bibop_box_new(struct bibop_heap *heap, int kind, size_t size, uint32_t *generation_out)
+{
+    size_t slot_size = box_kind_valid(kind) ? box_size_for(heap, kind, size) : 0;
+    if (slot_size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *box = heap_slot_get(heap, NCLASS + (unsigned)kind, slot_size);
+    if (box == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct page *page = page_of(box);
+    uint32_t gen = page->gen[page_slot_index(page, box)] = gen_next();
+    slot_mark_used(box, slot_size, size);
+    memset(box, 0, size);
+    heap->in_use += slot_size;
+    if (generation_out != NULL)
+        *generation_out = gen;
+    return box;
+}
+
+void bibop_box_free(void *box)
+{
+    if (box == NULL)
+        return;
+    struct page *page = page_of(box);
+    assert(box_kind_valid(page->kind));
+    page->gen[page_slot_index(page, box)] = 0;
+    page->heap->in_use -= page->size;
+    heap_slot_put(page->heap, box);
+}
+
+uint32_t bibop_box_generation(const void *box)
+{
+    const struct page *page = page_of(box);
+    if (!in_arena(box) || !box_kind_valid(page->kind))
+        return 0;
+    return page->gen[page_slot_index(page, box)];
+}
+
+struct bibop_handle bibop_handle_of(void *box)
+{
+    struct bibop_handle handle = {box, bibop_box_generation(box), bibop_kind_of(box)};
+    return handle;
+}
+
+/* True if box is exactly at a slot of its page, so its generation can be read. */
+static bool box_at_slot(const struct page *page, const void *box)
+{
+    uintptr_t off = (uintptr_t)box - (uintptr_t)page;
+    return off >= page->first && (off - page->first) % page->size == 0 &&
+           (off - page->first) / page->size < page->nslots;
+}
+
+void *bibop_handle_get(const struct bibop_handle *handle, int kind, const char **why)
+{
+    if (handle->kind != kind) {
+        *why = bibop_kind_name(handle->kind);
+        return NULL;
+    }
+    const struct page *page = page_of(handle->box);
+    bool live = handle->box != NULL && in_arena(handle->box) && page->kind == kind &&
+                box_at_slot(page, handle->box) && handle->gen != 0 &&
+                page->gen[page_slot_index(page, handle->box)] == handle->gen;
+    if (!live)
+        *why = box_kind_valid(kind) ? closed_why[kind] : "object is closed";
+    return live ? handle->box : NULL;
+}
