@@ -1,0 +1,49 @@
+#!/bin/sh
+# Command-line errors and their exit codes, and --check.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 26
+
+# run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err.
+run() {
+    expected=$1
+    shift
+    "$MOONWIRE" "$@" >"$TMP/out" 2>"$TMP/err"
+    status=$?
+    [ "$status" -eq "$expected" ] && return 0
+    echo "# moonwire $*: exit $status, expected $expected" && sed 's/^/#   /' "$TMP/err"
+    return 1
+}
+
+check "unknown option exits 2" run 2 --frobnicate "$EXAMPLES/echo.lua"
+check "unknown option is named, with usage, on stderr" contains "$TMP/err" "unknown option '--frobnicate'"
+check "usage follows the error" contains "$TMP/err" "usage: moonwire"
+check "bad --log-level value exits 2" run 2 --log-level loud "$EXAMPLES/echo.lua"
+check "bad value is named" contains "$TMP/err" "loud"
+check "option without its value exits 2" run 2 "$EXAMPLES/echo.lua" --listen
+check "no SCRIPT exits 2" run 2 -l 127.0.0.1:0
+check "-h exits 0" run 0 -h
+check "-h prints usage on stdout" contains "$TMP/out" "--listen ADDR"
+check "-V exits 0" run 0 -V
+check "-V prints the version" contains "$TMP/out" "moonwire 0."
+
+check "unparsable address exits 1" run 1 -l 127.0.0.1:99999 "$EXAMPLES/echo.lua"
+check "unparsable address is named" contains "$TMP/err" "invalid address '127.0.0.1:99999'"
+
+start_server holder -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+check "address in use exits 1" run 1 -l "127.0.0.1:$PORT" "$EXAMPLES/echo.lua"
+check "address in use names the address and the reason" \
+    contains "$TMP/err" "bind 127.0.0.1:$PORT: Address already in use"
+stop_server
+
+check "missing script exits 1" run 1 -l 127.0.0.1:0 "$TMP/no-such-script.lua"
+check "missing script is named with the reason" contains "$TMP/err" "no-such-script.lua: No such file"
+check "syntax error exits 1" run 1 -l 127.0.0.1:0 "$SCRIPTS/syntax_error.lua"
+check "syntax error has file:line" contains "$TMP/err" "syntax_error.lua:5:"
+check "error while loading exits 1" run 1 -l 127.0.0.1:0 "$SCRIPTS/load_error.lua"
+check "load error has file:line and message" contains "$TMP/err" "load_error.lua:3: cannot start"
+check "script not returning a table exits 1" run 1 "$SCRIPTS/returns_number.lua"
+check "handler field of the wrong type exits 1" run 1 "$SCRIPTS/bad_handler_field.lua"
+check "wrong field is named" contains "$TMP/err" "handler field 'on_data' must be a function"
+check "--check of a good script exits 0" run 0 --check "$EXAMPLES/echo.lua"
+check "--check of a broken script exits 1" run 1 --check "$SCRIPTS/syntax_error.lua"
+finish

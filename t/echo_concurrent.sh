@@ -1,0 +1,14 @@
+#!/bin/sh
+# 200 connections at once, each echoing its own byte stream.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 4
+
+start_server echo -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+check "200 concurrent connections x 64 KiB echoed" \
+    echocheck 127.0.0.1 "$PORT" 200 65536 30
+check "200 concurrent connections x 1 byte echoed" \
+    echocheck 127.0.0.1 "$PORT" 200 1 30
+check "server still running" kill -0 "$PID"
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+finish

@@ -1,0 +1,94 @@
+# Helpers for the integration tests: TAP output, and a moonwire server
+# started on an ephemeral port and always stopped by its PID.
+# Sourced by t/*.sh; needs MOONWIRE, MW_SRCDIR and MW_TESTBIN (set by make check).
+
+: "${MOONWIRE:?MOONWIRE must name the moonwire binary}"
+: "${MW_SRCDIR:?MW_SRCDIR must name the source tree}"
+: "${MW_TESTBIN:=$(dirname "$MOONWIRE")/t}"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mwtest.XXXXXX")
+SCRIPTS="$MW_SRCDIR/t/scripts"
+EXAMPLES="$MW_SRCDIR/examples"
+tap_count=0
+tap_failed=0
+server_pids=""
+
+cleanup() {
+    for pid in $server_pids; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+plan() { echo "1..$1"; }
+
+# ok STATUS DESCRIPTION: one TAP line; STATUS 0 is a pass.
+ok() {
+    tap_count=$((tap_count + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $tap_count - $2"
+    else
+        echo "not ok $tap_count - $2"
+        tap_failed=$((tap_failed + 1))
+    fi
+}
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+    desc=$1
+    shift
+    if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
+}
+
+# contains FILE TEXT: FILE contains TEXT (fixed string); shows FILE if not.
+contains() {
+    grep -qF -- "$2" "$1" && return 0
+    echo "# '$2' not found in $1:" && sed 's/^/#   /' "$1" | head -20
+    return 1
+}
+
+# quiet COMMAND...: runs COMMAND with its stdout sent to the log, not to TAP.
+quiet() {
+    "$@" >&2
+}
+
+# echocheck HOST PORT CONNECTIONS BYTES [TIMEOUT_S]: the C echo client; its
+# report goes to stderr (the test's log) to keep stdout pure TAP.
+echocheck() {
+    "$MW_TESTBIN/echocheck" "$@" >&2
+}
+
+# start_server NAME ARGS...: starts moonwire in the background; sets PID and
+# PORT (of the first TCP listener) and LOG. Fails if it does not listen in 5 s.
+start_server() {
+    name=$1
+    shift
+    LOG="$TMP/$name.log"
+    "$MOONWIRE" "$@" 2>"$LOG" &
+    PID=$!
+    server_pids="$server_pids $PID"
+    for _ in $(seq 100); do
+        PORT=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$LOG" | head -1)
+        [ -n "$PORT" ] && return 0
+        grep -q "listening on" "$LOG" && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "# server $name did not start:" && sed 's/^/#   /' "$LOG"
+    return 1
+}
+
+# stop_server [SIGNAL]: signals the server and waits; sets STATUS to its exit status.
+stop_server() {
+    kill "-${1:-TERM}" "$PID" 2>/dev/null
+    wait "$PID"
+    STATUS=$?
+    server_pids=$(echo "$server_pids" | sed "s/ $PID\b//")
+}
+
+# finish: exit status for the harness.
+finish() {
+    [ "$tap_failed" -eq 0 ]
+    exit $?
+}

@@ -1,0 +1,1 @@
+return { on_data = "not a function" }
