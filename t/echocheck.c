@@ -125,14 +125,21 @@ int main(int argc, char **argv)
     int n = atoi(argv[3]), timeout_s = argc > 5 ? atoi(argv[5]) : 30;
     size_t total = strtoull(argv[4], NULL, 10);
     struct peer *peers = calloc((size_t)n, sizeof *peers);
-    for (int i = 0; i < n; i++) {
-        peers[i].fd = connect_to(argv[1], argv[2]);
-        if (peers[i].fd < 0)
-            return 1;
-        peers[i].send_state = peers[i].check_state = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+    int connected = 0, rc = 1;
+    for (; connected < n; connected++) {
+        peers[connected].fd = connect_to(argv[1], argv[2]);
+        if (peers[connected].fd < 0)
+            goto done;
+        peers[connected].send_state = 0x9e3779b97f4a7c15ULL * (uint64_t)(connected + 1);
+        peers[connected].check_state = peers[connected].send_state;
     }
-    if (run(peers, n, total, timeout_s) < 0)
-        return 1;
-    printf("echocheck: %d connections echoed %zu bytes each\n", n, total);
-    return 0;
+    if (run(peers, n, total, timeout_s) == 0) {
+        printf("echocheck: %d connections echoed %zu bytes each\n", n, total);
+        rc = 0;
+    }
+done:
+    for (int i = 0; i < connected; i++)
+        close(peers[i].fd);
+    free(peers);
+    return rc;
 }

@@ -69,9 +69,11 @@ start_server() {
     PID=$!
     server_pids="$server_pids $PID"
     for _ in $(seq 100); do
-        PORT=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$LOG" | head -1)
+        # One read of the log, so a line being written is not half-seen.
+        line=$(grep -m1 "listening on " "$LOG")
+        PORT=$(echo "$line" | sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p')
+        case "$line" in *"listening on unix:"*) return 0 ;; esac
         [ -n "$PORT" ] && return 0
-        grep -q "listening on" "$LOG" && return 0
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.05
     done
