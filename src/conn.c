@@ -6,53 +6,186 @@
 #include "log.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_BUFFER_SIZE 65536
+#define READ_SIZE 65536
 
 enum conn_flag {
-    CONN_PAUSED = 1,    /* the handler asked not to read */
-    CONN_CLOSING = 2,   /* close once output is flushed */
-    CONN_DISPATCH = 4,  /* inside a callback: destroy later, not now */
-    CONN_DEAD = 8,      /* failed or aborted; destroyed when the callback returns */
-    CONN_READ_EOF = 16, /* the peer shut its side */
+    CONN_PAUSED = 1,      /* the handler asked not to read */
+    CONN_CLOSING = 2,     /* close once output is flushed */
+    CONN_DISPATCH = 4,    /* inside a callback: destroy later, not now */
+    CONN_DEAD = 8,        /* failed or aborted; destroyed from its own event */
+    CONN_READ_EOF = 16,   /* the peer shut its side */
+    CONN_THROTTLED = 32,  /* output passed the high-water mark */
+    CONN_CONNECTING = 64, /* outbound, not yet established */
+    CONN_REDELIVER = 128, /* frames are buffered and reading may resume */
+};
+
+struct conn_list {
+    struct conn *head, *tail;
+};
+
+struct conn_group {
+    struct conn_group *prev, *next;
+    struct conn_list live;  /* by last input, oldest first */
+    struct conn_list dying; /* failed, waiting for their event to destroy them */
+    struct conn_config config;
+    const struct conn_callbacks *cb;
+    struct event idle_timer;
+    size_t count;
+    int released;
 };
 
 struct conn {
     struct event ev; /* one event: EV_READ, plus EV_WRITE while output is pending */
     struct conn *prev, *next;
+    struct conn_group *group;
+    struct evbuffer *in;  /* NULL unless part of a frame is buffered */
     struct evbuffer *out; /* NULL unless output is pending */
-    const struct conn_callbacks *cb;
     void *ud;
     uint64_t id;
+    uint64_t last_input_ms;
     const char *reason; /* why it failed, once CONN_DEAD */
+    size_t scanned;     /* of in, by a delimiter search that found nothing */
+    struct framing framing;
     int fd;
     unsigned flags;
 };
 
-static struct conn *open_conns;
+static struct conn_group *groups;
 static size_t open_count;
 static uint64_t accepted_total;
-static char read_buffer[READ_BUFFER_SIZE]; /* one loop per process: shared by all */
+static void (*close_observer)(void);
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
+static void idle_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t loop_ms(struct event_base *base)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(base, &tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* ---- groups and the idle order ---- */
+
+struct conn_group *conn_group_new(struct event_base *base, const struct conn_config *config,
+                                  const struct conn_callbacks *cb)
+{
+    struct conn_group *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->config = *config;
+    g->cb = cb;
+    evtimer_assign(&g->idle_timer, base, idle_timer_cb, g);
+    g->next = groups;
+    if (groups)
+        groups->prev = g;
+    groups = g;
+    return g;
+}
+
+static void group_free(struct conn_group *g)
+{
+    event_del(&g->idle_timer);
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        groups = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    free(g);
+}
+
+void conn_group_release(struct conn_group *g)
+{
+    g->released = 1;
+    if (g->count == 0)
+        group_free(g);
+}
+
+static void list_append(struct conn_list *list, struct conn *conn)
+{
+    conn->prev = list->tail;
+    conn->next = NULL;
+    if (list->tail)
+        list->tail->next = conn;
+    else
+        list->head = conn;
+    list->tail = conn;
+}
+
+static void list_remove(struct conn_list *list, struct conn *conn)
+{
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        list->head = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    else
+        list->tail = conn->prev;
+}
+
+/* Arms the group's one timer for when its oldest connection goes idle. */
+static void idle_arm(struct conn_group *g)
+{
+    if (!g->config.idle_timeout_ms || !g->live.head || evtimer_pending(&g->idle_timer, NULL))
+        return;
+    uint64_t now = loop_ms(event_get_base(&g->idle_timer));
+    uint64_t due = g->live.head->last_input_ms + g->config.idle_timeout_ms;
+    uint64_t wait = due > now ? due - now : 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(&g->idle_timer, &tv);
+}
+
+/* Input arrived: the connection moves to the back of the idle order. */
+static void conn_touch(struct conn *conn)
+{
+    struct conn_group *g = conn->group;
+    if (conn->flags & CONN_DEAD)
+        return;
+    conn->last_input_ms = loop_ms(event_get_base(&conn->ev));
+    if (g->live.tail != conn) {
+        list_remove(&g->live, conn);
+        list_append(&g->live, conn);
+    }
+}
+
+static void conn_fail(struct conn *conn, const char *reason);
+
+static void idle_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_group *g = arg;
+    (void)fd, (void)what;
+    uint64_t now = loop_ms(event_get_base(&g->idle_timer));
+    /* conn_fail takes a connection out of the order, so the head moves on. */
+    while (g->live.head && g->live.head->last_input_ms + g->config.idle_timeout_ms <= now)
+        conn_fail(g->live.head, "idle timeout");
+    idle_arm(g);
+}
+
+/* ---- life and death ---- */
 
 /* Re-arms the one event with the interest the state calls for. */
 static void conn_update_interest(struct conn *conn)
 {
     short want = EV_PERSIST;
-    if (conn->flags & CONN_DEAD)
-        return; /* its event is already activated to destroy it */
-    if (!(conn->flags & (CONN_PAUSED | CONN_CLOSING | CONN_READ_EOF)))
+    if (conn->flags & (CONN_DEAD | CONN_CONNECTING))
+        return; /* activated to destroy it, or a connect timer until connected */
+    if (!(conn->flags & (CONN_PAUSED | CONN_CLOSING | CONN_READ_EOF | CONN_THROTTLED |
+                         CONN_CONNECTING)))
         want |= EV_READ;
-    if (conn->out)
+    if (conn->out || (conn->flags & CONN_CONNECTING))
         want |= EV_WRITE;
     if (event_get_events(&conn->ev) == want && event_pending(&conn->ev, EV_READ | EV_WRITE, NULL))
         return;
@@ -63,68 +196,74 @@ static void conn_update_interest(struct conn *conn)
         event_add(&conn->ev, NULL);
 }
 
-static void conn_link(struct conn *conn)
-{
-    conn->next = open_conns;
-    if (open_conns)
-        open_conns->prev = conn;
-    open_conns = conn;
-    open_count++;
-}
-
-static void conn_unlink(struct conn *conn)
-{
-    if (conn->prev)
-        conn->prev->next = conn->next;
-    else
-        open_conns = conn->next;
-    if (conn->next)
-        conn->next->prev = conn->prev;
-    open_count--;
-}
-
-struct conn *conn_new(struct event_base *base, int fd, const struct conn_callbacks *cb,
-                      void *ud)
+static struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned flags)
 {
     struct conn *conn = calloc(1, sizeof *conn);
     if (!conn)
         return NULL;
     conn->fd = fd;
-    conn->cb = cb;
+    conn->group = g;
     conn->ud = ud;
+    conn->flags = flags;
+    conn->framing = g->config.framing;
     conn->id = ++accepted_total;
-    event_assign(&conn->ev, base, fd, EV_READ | EV_PERSIST, conn_event, conn);
-    if (event_add(&conn->ev, NULL) < 0) {
-        free(conn);
-        return NULL;
-    }
-    conn_link(conn);
+    event_assign(&conn->ev, event_get_base(&g->idle_timer), fd, EV_PERSIST, conn_event, conn);
+    if (!(flags & CONN_CONNECTING))
+        conn_update_interest(conn);
+    conn->last_input_ms = loop_ms(event_get_base(&conn->ev));
+    list_append(&g->live, conn);
+    g->count++;
+    open_count++;
+    idle_arm(g);
     return conn;
 }
 
-static void conn_destroy(struct conn *conn, const char *reason)
+static void set_socket_options(int fd, const struct conn_config *config)
 {
-    event_del(&conn->ev);
-    if (close(conn->fd) < 0)
-        log_debug("close connection %llu: %s", (unsigned long long)conn->id, strerror(errno));
-    conn->flags |= CONN_DEAD;
-    conn->reason = reason;
-    conn->cb->on_close(conn, reason, conn->ud);
-    if (conn->out)
-        evbuffer_free(conn->out);
-    conn_unlink(conn);
-    free(conn);
+    int one = 1;
+    /* Both fail harmlessly on UNIX sockets, which have neither. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (config->keepalive)
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 }
 
-/* Marks the conn failed. It is destroyed from its own event, never under the
- * caller's feet: a handler that closes another connection does not see that
- * connection's on_close run inside its own call. */
+struct conn *conn_new(struct conn_group *g, int fd, void *ud)
+{
+    set_socket_options(fd, &g->config);
+    return conn_alloc(g, fd, ud, 0);
+}
+
+static void conn_destroy(struct conn *conn)
+{
+    struct conn_group *g = conn->group;
+    event_del(&conn->ev);
+    list_remove(&g->dying, conn);
+    if (conn->fd >= 0 && close(conn->fd) < 0)
+        log_debug("close connection %llu: %s", (unsigned long long)conn->id, strerror(errno));
+    g->cb->on_close(conn, conn->reason, conn->ud);
+    if (conn->in)
+        evbuffer_free(conn->in);
+    if (conn->out)
+        evbuffer_free(conn->out);
+    free(conn);
+    open_count--;
+    if (--g->count == 0 && g->released)
+        group_free(g);
+    if (close_observer)
+        close_observer();
+}
+
+/* Marks the conn failed and moves it from the idle order to the dying. It is destroyed
+ * from its own event, never under the caller's feet: a handler that closes
+ * another connection does not see that connection's on_close inside its call. */
 static void conn_fail(struct conn *conn, const char *reason)
 {
     if (conn->flags & CONN_DEAD)
         return;
     conn->flags |= CONN_DEAD;
     conn->reason = reason;
+    list_remove(&conn->group->live, conn);
+    list_append(&conn->group->dying, conn);
     if (!(conn->flags & CONN_DISPATCH))
         event_active(&conn->ev, EV_WRITE, 1);
 }
@@ -134,17 +273,12 @@ void conn_abort(struct conn *conn, const char *reason)
     conn_fail(conn, reason);
 }
 
-static int conn_flushed(const struct conn *conn)
-{
-    return conn->out == NULL;
-}
-
 void conn_close(struct conn *conn)
 {
     if (conn->flags & (CONN_DEAD | CONN_CLOSING))
         return;
     conn->flags |= CONN_CLOSING;
-    if (conn_flushed(conn))
+    if (!conn->out)
         conn_fail(conn, "closed");
     else
         conn_update_interest(conn);
@@ -155,58 +289,186 @@ static const char *errno_reason(int err)
     return err == EPIPE || err == ECONNRESET ? "reset" : strerror(err);
 }
 
-static void conn_read(struct conn *conn)
+/* ---- input ---- */
+
+static int conn_wants_frames(const struct conn *conn)
 {
-    ssize_t n = read(conn->fd, read_buffer, sizeof read_buffer);
-    if (n > 0) {
-        conn->cb->on_data(conn, read_buffer, (size_t)n, conn->ud);
-    } else if (n == 0) {
-        conn->flags |= CONN_READ_EOF;
-        /* A half-closed peer still gets what is pending. */
-        if (conn_flushed(conn))
-            conn_fail(conn, "eof");
-        else
-            conn_update_interest(conn);
-    } else if (errno != EAGAIN && errno != EINTR) {
-        conn_fail(conn, errno_reason(errno));
-    }
+    return !(conn->flags & (CONN_DEAD | CONN_PAUSED | CONN_CLOSING | CONN_THROTTLED));
 }
 
-/* Writes queued output; frees the queue when it empties. */
-static void conn_flush(struct conn *conn)
+static void conn_deliver(struct conn *conn, const char *data, size_t len)
 {
-    if (evbuffer_write(conn->out, conn->fd) < 0 && errno != EAGAIN && errno != EINTR) {
-        conn_fail(conn, errno_reason(errno));
-        return;
+    conn->group->cb->on_data(conn, data, len, conn->ud);
+}
+
+static void drop_input(struct conn *conn)
+{
+    if (conn->in)
+        evbuffer_free(conn->in);
+    conn->in = NULL;
+    conn->scanned = 0;
+}
+
+static void frame_too_large(struct conn *conn)
+{
+    log_warn("connection %llu: frame too large (max_frame %u bytes)",
+             (unsigned long long)conn->id, conn->framing.max_frame);
+    conn_fail(conn, "frame too large");
+}
+
+/* Delivers the whole frames buffered in conn->in while the handler wants them. */
+static void deliver_buffered(struct conn *conn)
+{
+    struct framing_cut cut;
+    while (conn->in && conn_wants_frames(conn)) {
+        enum framing_result r = framing_find(&conn->framing, conn->in, &conn->scanned, &cut);
+        if (r == FRAMING_NEED_MORE)
+            break;
+        if (r == FRAMING_TOO_LARGE)
+            return frame_too_large(conn);
+        size_t total = cut.skip + cut.len + cut.trail;
+        const char *frame = (const char *)evbuffer_pullup(conn->in, (ssize_t)total);
+        conn->scanned = 0;
+        conn_deliver(conn, frame + cut.skip, cut.len);
+        evbuffer_drain(conn->in, total);
     }
-    if (evbuffer_get_length(conn->out) > 0)
-        return;
-    evbuffer_free(conn->out);
-    conn->out = NULL;
-    if (conn->flags & CONN_CLOSING)
-        conn_fail(conn, "closed");
-    else if (conn->flags & CONN_READ_EOF)
+    if (conn->in && evbuffer_get_length(conn->in) == 0)
+        drop_input(conn);
+}
+
+/* At EOF a last line or delimited record without its terminator still
+ * counts; a part of a fixed-size or prefixed frame does not. */
+static void deliver_tail(struct conn *conn)
+{
+    size_t left = conn->in ? evbuffer_get_length(conn->in) : 0;
+    int delimited = conn->framing.kind == FRAMING_LINE || conn->framing.kind == FRAMING_DELIMITER;
+    if (left && delimited && conn_wants_frames(conn) && left <= conn->framing.max_frame)
+        conn_deliver(conn, (const char *)evbuffer_pullup(conn->in, -1), left);
+    else if (left)
+        log_debug("connection %llu: %zu bytes of an unfinished frame dropped at EOF",
+                  (unsigned long long)conn->id, left);
+    drop_input(conn);
+}
+
+static void conn_got_eof(struct conn *conn)
+{
+    conn->flags |= CONN_READ_EOF;
+    deliver_buffered(conn);
+    deliver_tail(conn);
+    /* A half-closed peer still gets what is pending. */
+    if (!conn->out)
         conn_fail(conn, "eof");
     else
         conn_update_interest(conn);
 }
 
-static void conn_event(evutil_socket_t fd, short what, void *arg)
+/* Raw framing with nothing buffered: straight from a shared buffer, no copy. */
+static ssize_t read_raw(struct conn *conn)
 {
-    struct conn *conn = arg;
-    (void)fd;
-    if (conn->flags & CONN_DEAD) {
-        conn_destroy(conn, conn->reason);
-        return;
+    static char buffer[READ_SIZE]; /* one loop per process: shared by all */
+    ssize_t n = read(conn->fd, buffer, sizeof buffer);
+    if (n > 0) {
+        conn_touch(conn);
+        conn_deliver(conn, buffer, (size_t)n);
     }
-    conn->flags |= CONN_DISPATCH;
-    if ((what & EV_WRITE) && conn->out)
-        conn_flush(conn);
-    if ((what & EV_READ) && !(conn->flags & (CONN_DEAD | CONN_PAUSED | CONN_CLOSING)))
-        conn_read(conn);
-    conn->flags &= ~CONN_DISPATCH;
-    if (conn->flags & CONN_DEAD)
-        conn_destroy(conn, conn->reason);
+    return n;
+}
+
+static ssize_t read_framed(struct conn *conn)
+{
+    if (!conn->in && !(conn->in = evbuffer_new())) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int n = evbuffer_read(conn->in, conn->fd, READ_SIZE);
+    if (n > 0) {
+        conn_touch(conn);
+        deliver_buffered(conn);
+    }
+    return n;
+}
+
+static void conn_read(struct conn *conn)
+{
+    deliver_buffered(conn);
+    if (!conn_wants_frames(conn))
+        return;
+    int raw = conn->framing.kind == FRAMING_RAW && !conn->in;
+    ssize_t n = raw ? read_raw(conn) : read_framed(conn);
+    if (n == 0)
+        conn_got_eof(conn);
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        conn_fail(conn, errno_reason(errno));
+}
+
+/* Frames may wait in conn->in while reading was stopped: look at them soon. */
+static void conn_redeliver(struct conn *conn)
+{
+    conn_update_interest(conn);
+    if (conn->in && conn_wants_frames(conn))
+        event_active(&conn->ev, EV_READ, 1);
+}
+
+void conn_set_framing(struct conn *conn, const struct framing *framing)
+{
+    conn->framing = *framing;
+    conn->scanned = 0;
+    if (!(conn->flags & CONN_DISPATCH))
+        conn_redeliver(conn);
+}
+
+void conn_pause(struct conn *conn)
+{
+    conn->flags |= CONN_PAUSED;
+    conn_update_interest(conn);
+}
+
+void conn_resume(struct conn *conn)
+{
+    conn->flags &= ~CONN_PAUSED;
+    conn_redeliver(conn);
+}
+
+/* ---- output ---- */
+
+size_t conn_pending(const struct conn *conn)
+{
+    return conn->out ? evbuffer_get_length(conn->out) : 0;
+}
+
+/* Past the high-water mark reading stops, so a peer that never reads cannot
+ * make us hold more than about that much for it. */
+static void check_high_water(struct conn *conn)
+{
+    if (!(conn->flags & CONN_THROTTLED) && conn_pending(conn) > conn->group->config.high_water) {
+        conn->flags |= CONN_THROTTLED;
+        conn_update_interest(conn);
+    }
+}
+
+static void check_low_water(struct conn *conn)
+{
+    if (!(conn->flags & CONN_THROTTLED) || conn_pending(conn) > conn->group->config.low_water)
+        return;
+    conn->flags &= ~CONN_THROTTLED;
+    conn_redeliver(conn);
+    if (conn->group->cb->on_drain && !(conn->flags & CONN_DEAD))
+        conn->group->cb->on_drain(conn, conn->ud);
+}
+
+/* Writes queued output; frees the queue when it empties. */
+static void conn_flush(struct conn *conn)
+{
+    if (evbuffer_write(conn->out, conn->fd) < 0 && errno != EAGAIN && errno != EINTR)
+        return conn_fail(conn, errno_reason(errno));
+    if (evbuffer_get_length(conn->out) == 0) {
+        evbuffer_free(conn->out);
+        conn->out = NULL;
+        if (conn->flags & (CONN_CLOSING | CONN_READ_EOF))
+            return conn_fail(conn, conn->flags & CONN_CLOSING ? "closed" : "eof");
+        conn_update_interest(conn);
+    }
+    check_low_water(conn);
 }
 
 static size_t iov_total(const struct iovec *iov, int iovcnt)
@@ -227,7 +489,8 @@ static int conn_queue(struct conn *conn, const struct iovec *iov, int iovcnt, si
             skip -= iov[i].iov_len;
             continue;
         }
-        if (evbuffer_add(conn->out, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip) < 0)
+        const char *from = (const char *)iov[i].iov_base + skip;
+        if (evbuffer_add(conn->out, from, iov[i].iov_len - skip) < 0)
             return -1;
         skip = 0;
     }
@@ -250,24 +513,106 @@ long conn_writev(struct conn *conn, const struct iovec *iov, int iovcnt)
 {
     if (conn->flags & (CONN_DEAD | CONN_CLOSING))
         return -1;
-    size_t total = iov_total(iov, iovcnt), taken = 0;
-    if (!conn->out) {
+    size_t taken = 0;
+    if (!conn->out && !(conn->flags & CONN_CONNECTING)) {
         ssize_t n = conn_write_now(conn, iov, iovcnt);
         if (n < 0)
             return -1;
         taken = (size_t)n;
-        if (taken == total)
+        if (taken == iov_total(iov, iovcnt))
             return 0;
     }
-    int was_idle = conn->out == NULL;
+    int was_empty = conn->out == NULL;
     if (conn_queue(conn, iov, iovcnt, taken) < 0) {
         conn_fail(conn, "out of memory");
         return -1;
     }
-    if (was_idle)
+    if (was_empty)
         conn_update_interest(conn);
-    return (long)evbuffer_get_length(conn->out);
+    check_high_water(conn);
+    return (long)conn_pending(conn);
 }
+
+/* ---- outbound ---- */
+
+static void conn_established(struct conn *conn)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err)
+        return conn_fail(conn, strerror(err));
+    conn->flags &= ~CONN_CONNECTING;
+    set_socket_options(conn->fd, &conn->group->config);
+    conn_touch(conn);
+    event_del(&conn->ev); /* drop the connect timeout */
+    conn_update_interest(conn);
+    if (conn->group->cb->on_open)
+        conn->group->cb->on_open(conn, conn->ud);
+}
+
+/* The connect timeout covers name resolution too, so it starts before the
+ * socket exists: then the event is a plain timer. */
+static void arm_connect_timeout(struct conn *conn)
+{
+    uint32_t ms = conn->group->config.connect_timeout_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    short what = conn->fd < 0 ? 0 : EV_WRITE | EV_PERSIST;
+    event_del(&conn->ev);
+    event_assign(&conn->ev, event_get_base(&conn->ev), conn->fd, what, conn_event, conn);
+    if (ms || conn->fd >= 0)
+        event_add(&conn->ev, ms ? &tv : NULL);
+}
+
+struct conn *conn_connect(struct conn_group *g, void *ud)
+{
+    struct conn *conn = conn_alloc(g, -1, ud, CONN_CONNECTING);
+    if (conn)
+        arm_connect_timeout(conn);
+    return conn;
+}
+
+int conn_connect_to(struct conn *conn, const struct sockaddr *sa, socklen_t len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || (connect(fd, sa, len) < 0 && errno != EINPROGRESS)) {
+        conn_fail(conn, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    conn->fd = fd;
+    arm_connect_timeout(conn);
+    return 0;
+}
+
+/* ---- the event ---- */
+
+static void conn_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *conn = arg;
+    (void)fd;
+    if (conn->flags & CONN_DEAD)
+        return conn_destroy(conn);
+    conn->flags |= CONN_DISPATCH;
+    if (conn->flags & CONN_CONNECTING) {
+        if (what & EV_TIMEOUT)
+            conn_fail(conn, conn->fd < 0 ? "resolve timeout" : "connect timeout");
+        else if (what & EV_WRITE)
+            conn_established(conn);
+    } else {
+        if ((what & EV_WRITE) && conn->out)
+            conn_flush(conn);
+        if ((what & EV_READ) && !(conn->flags & CONN_DEAD))
+            conn_read(conn);
+    }
+    conn->flags &= ~CONN_DISPATCH;
+    if (conn->flags & CONN_DEAD)
+        conn_destroy(conn);
+}
+
+/* ---- small accessors ---- */
 
 const char *conn_error(const struct conn *conn)
 {
@@ -286,20 +631,6 @@ uint64_t conn_id(const struct conn *conn)
     return conn->id;
 }
 
-void conn_pause(struct conn *conn)
-{
-    conn->flags |= CONN_PAUSED;
-    if (!(conn->flags & CONN_DEAD))
-        conn_update_interest(conn);
-}
-
-void conn_resume(struct conn *conn)
-{
-    conn->flags &= ~CONN_PAUSED;
-    if (!(conn->flags & CONN_DEAD))
-        conn_update_interest(conn);
-}
-
 int conn_peer(const struct conn *conn, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
@@ -312,8 +643,17 @@ int conn_peer(const struct conn *conn, char *buf, size_t len)
 
 void conn_abort_all(const char *reason)
 {
-    while (open_conns)
-        conn_destroy(open_conns, open_conns->flags & CONN_DEAD ? open_conns->reason : reason);
+    for (struct conn_group *g = groups, *next; g; g = next) {
+        next = g->next; /* a released group frees itself with its last connection */
+        while (g->live.head)
+            conn_fail(g->live.head, reason);
+        while (g->dying.head) {
+            int last = g->count == 1; /* destroying it may free a released group */
+            conn_destroy(g->dying.head);
+            if (last)
+                break;
+        }
+    }
 }
 
 size_t conn_count(void)
@@ -324,4 +664,9 @@ size_t conn_count(void)
 uint64_t conn_accepted_total(void)
 {
     return accepted_total;
+}
+
+void conn_set_close_observer(void (*fn)(void))
+{
+    close_observer = fn;
 }

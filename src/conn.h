@@ -1,30 +1,65 @@
-/* conn: one accepted (or later, outbound) stream connection.
- * Reads into a shared buffer and reports data through callbacks; writes at
- * once when nothing is queued and buffers only what the socket did not take.
- * Knows nothing of Lua: the layer above registers callbacks. */
+/* conn: one stream connection, accepted or outbound.
+ * Cuts input into frames, writes at once when nothing is queued and buffers
+ * only what the socket did not take, pauses reading past a high-water mark,
+ * closes idle connections. Knows nothing of Lua: the layer above registers
+ * callbacks. */
 #ifndef MW_CONN_H
 #define MW_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+
+#include "framing.h"
 
 struct event_base;
 struct conn;
+struct conn_group;
 
 struct conn_callbacks {
+    /* An outbound connection is established (not called for accepted ones). */
+    void (*on_open)(struct conn *conn, void *ud);
     void (*on_data)(struct conn *conn, const char *data, size_t len, void *ud);
+    /* Output fell to the low-water mark after passing the high-water mark. */
+    void (*on_drain)(struct conn *conn, void *ud);
     /* Called once; the conn is gone when it returns. reason: "closed", "eof", ... */
     void (*on_close)(struct conn *conn, const char *reason, void *ud);
 };
 
-struct conn *conn_new(struct event_base *base, int fd, const struct conn_callbacks *cb,
-                      void *ud);
+#define CONN_DEFAULT_HIGH_WATER (1024 * 1024)
+
+/* What the connections of one handler share. */
+struct conn_config {
+    struct framing framing;   /* the framing a new connection starts with */
+    uint32_t idle_timeout_ms; /* no input for this long closes it; 0 = never */
+    uint32_t connect_timeout_ms;
+    size_t high_water, low_water; /* pending output that pauses / resumes reading */
+    int keepalive;                /* SO_KEEPALIVE on new connections */
+};
+
+/* A group is the set of connections made with one config and callbacks;
+ * it keeps them in order of last input, so idle ones are found at the front. */
+struct conn_group *conn_group_new(struct event_base *base, const struct conn_config *config,
+                                  const struct conn_callbacks *cb);
+/* Frees the group once its last connection is gone (at once if it has none). */
+void conn_group_release(struct conn_group *group);
+
+struct conn *conn_new(struct conn_group *group, int fd, void *ud);
+/* An outbound connection in two steps, so a name can be resolved between
+ * them: conn_connect makes it (writes are queued) and starts the connect
+ * timeout; conn_connect_to starts the non-blocking connect. on_open, or
+ * on_close with the reason, follows. */
+struct conn *conn_connect(struct conn_group *group, void *ud);
+int conn_connect_to(struct conn *conn, const struct sockaddr *sa, socklen_t len);
 void conn_set_ud(struct conn *conn, void *ud);
 uint64_t conn_id(const struct conn *conn);
+/* Switches the framing for what arrives next, including what is buffered. */
+void conn_set_framing(struct conn *conn, const struct framing *framing);
 /* Queues or writes the buffers in order; returns bytes still pending, or -1
  * when the connection has failed or is closing (reason from conn_error). */
 long conn_writev(struct conn *conn, const struct iovec *iov, int iovcnt);
+size_t conn_pending(const struct conn *conn);
 const char *conn_error(const struct conn *conn);
 /* Closes after pending output is flushed; on_close gets "closed". */
 void conn_close(struct conn *conn);
@@ -38,5 +73,7 @@ int conn_peer(const struct conn *conn, char *buf, size_t len);
 void conn_abort_all(const char *reason);
 size_t conn_count(void);
 uint64_t conn_accepted_total(void);
+/* Called after a connection is gone, e.g. to resume accepting. */
+void conn_set_close_observer(void (*fn)(void));
 
 #endif

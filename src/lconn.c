@@ -3,32 +3,44 @@
 #include "lconn.h"
 
 #include "conn.h"
-#include "lcall.h"
 #include "lbox.h"
+#include "lcall.h"
+#include "lhandler.h"
 #include "log.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CONN_META "moonwire.conn"
 #define IOV_BATCH 64
 
+/* The handler of a set of connections: the listeners' one, or one per
+ * mw.connect call, freed with its connection. */
+struct lconn_handler {
+    struct lhandler h;
+    struct conn_group *group;
+    int outbound;
+};
+
 /* What a Lua conn object holds. conn is NULL once the connection is gone, so
  * a stale handle is an error and never reaches freed memory. */
 struct lconn_box {
     struct conn *conn;
+    struct lconn_handler *handler;
+    struct resolve_request *resolving; /* outbound, while its name is looked up */
     double id;
     int ref; /* registry reference keeping the object alive while open */
 };
 
-static struct {
-    lua_State *L;
-    int on_connect, on_data, on_close; /* registry refs, or LUA_NOREF */
-    int no_state;                      /* the shared env of a conn without state */
-} handler = {NULL, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF};
+static lua_State *state;
+static struct event_base *loop_base;
+static struct lconn_handler *listen_handler;
+static int no_state_ref = LUA_NOREF; /* the shared env of a conn without state */
 
 static struct lconn_box *check_box(lua_State *L, int idx)
 {
@@ -57,7 +69,7 @@ static int conn_write_l(lua_State *L)
 {
     struct conn *conn = check_conn(L, 1);
     int n = lua_gettop(L);
-    long pending = 0;
+    long pending = (long)conn_pending(conn);
     for (int first = 2; first <= n; first += IOV_BATCH) {
         struct iovec iov[IOV_BATCH];
         int count = 0;
@@ -97,6 +109,12 @@ static int conn_resume_l(lua_State *L)
     return 0;
 }
 
+static int conn_pending_l(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)conn_pending(check_conn(L, 1)));
+    return 1;
+}
+
 static int conn_peer_l(lua_State *L)
 {
     char buf[160];
@@ -106,12 +124,26 @@ static int conn_peer_l(lua_State *L)
     return 1;
 }
 
+/* conn:framing(spec): how what arrives next is cut, from now on. */
+static int conn_framing_l(lua_State *L)
+{
+    struct conn *conn = check_conn(L, 1);
+    struct lconn_box *box = lua_touserdata(L, 1);
+    struct framing f;
+    luaL_checkany(L, 2);
+    const char *why = lhandler_framing(L, 2, box->handler->h.config.framing.max_frame, &f);
+    if (why)
+        return luaL_argerror(L, 2, why);
+    conn_set_framing(conn, &f);
+    return 0;
+}
+
 /* conn.state: the handler's own table, made on first use (an idle
  * connection that never asks for it costs no table). It is the object's env. */
 static void push_state(lua_State *L, int idx)
 {
     lua_getfenv(L, idx);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, handler.no_state);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
     int fresh = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     if (fresh) {
@@ -147,72 +179,18 @@ static int conn_tostring_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},   {"close", conn_close_l}, {"pause", conn_pause_l},
-    {"resume", conn_resume_l}, {"peer", conn_peer_l},   {NULL, NULL},
+    {"write", conn_write_l},     {"close", conn_close_l},     {"pause", conn_pause_l},
+    {"resume", conn_resume_l},   {"peer", conn_peer_l},       {"framing", conn_framing_l},
+    {"pending", conn_pending_l}, {NULL, NULL},
 };
 
-void lconn_register(lua_State *L)
-{
-    if (!lbox_newmetatable(L, CONN_META, "connection"))
-        return; /* registered in this state already */
-    lua_newtable(L);
-    luaL_register(L, NULL, conn_methods);
-    lua_pushcclosure(L, conn_index_l, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, conn_tostring_l);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    lua_newtable(L);
-    handler.no_state = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-/* Takes handler[name] as a registry ref; it must be a function or absent. */
-static int take_callback(lua_State *L, int idx, const char *name, int *ref, char *err,
-                         size_t errlen)
-{
-    lua_getfield(L, idx, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        *ref = LUA_NOREF;
-        return 0;
-    }
-    if (!lua_isfunction(L, -1)) {
-        snprintf(err, errlen, "handler field '%s' must be a function (got %s)", name,
-                 luaL_typename(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
-    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
-}
-
-static int check_framing(lua_State *L, int idx, char *err, size_t errlen)
-{
-    lua_getfield(L, idx, "framing");
-    int ok = lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TSTRING &&
-                                  strcmp(lua_tostring(L, -1), "raw") == 0);
-    lua_pop(L, 1);
-    if (!ok)
-        snprintf(err, errlen, "handler field 'framing': only \"raw\" is supported so far");
-    return ok ? 0 : -1;
-}
-
-int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
-{
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-    handler.L = L;
-    if (take_callback(L, idx, "on_connect", &handler.on_connect, err, errlen) < 0 ||
-        take_callback(L, idx, "on_data", &handler.on_data, err, errlen) < 0 ||
-        take_callback(L, idx, "on_close", &handler.on_close, err, errlen) < 0)
-        return -1;
-    return check_framing(L, idx, err, errlen);
-}
+/* ---- callbacks from conn.c into the handler ---- */
 
 /* Calls handler callback ref with the conn object and nargs values above it.
  * Returns 0, or -1 after logging the error. */
 static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
 {
-    lua_State *L = handler.L;
+    lua_State *L = state;
     if (ref == LUA_NOREF) {
         lua_pop(L, nargs);
         return 0;
@@ -230,50 +208,161 @@ static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
     return -1;
 }
 
+static void on_open_cb(struct conn *conn, void *ud)
+{
+    struct lconn_box *box = ud;
+    if (invoke(box, box->handler->h.on_connect, 0, "on_connect") < 0)
+        conn_abort(conn, "error");
+}
+
 static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud)
 {
     struct lconn_box *box = ud;
-    lua_pushlstring(handler.L, data, len);
-    if (invoke(box, handler.on_data, 1, "on_data") < 0)
+    lua_pushlstring(state, data, len);
+    if (invoke(box, box->handler->h.on_data, 1, "on_data") < 0)
         conn_abort(conn, "error");
+}
+
+static void on_drain_cb(struct conn *conn, void *ud)
+{
+    struct lconn_box *box = ud;
+    if (invoke(box, box->handler->h.on_drain, 0, "on_drain") < 0)
+        conn_abort(conn, "error");
+}
+
+static void free_handler(struct lconn_handler *handler)
+{
+    lhandler_unref(state, &handler->h);
+    conn_group_release(handler->group);
+    free(handler);
 }
 
 static void on_close_cb(struct conn *conn, const char *reason, void *ud)
 {
     struct lconn_box *box = ud;
     (void)conn;
-    lua_pushstring(handler.L, reason);
-    invoke(box, handler.on_close, 1, "on_close");
+    if (box->resolving)
+        resolve_cancel(box->resolving);
+    lua_pushstring(state, reason);
+    invoke(box, box->handler->h.on_close, 1, "on_close");
     box->conn = NULL;
-    luaL_unref(handler.L, LUA_REGISTRYINDEX, box->ref);
+    luaL_unref(state, LUA_REGISTRYINDEX, box->ref);
+    if (box->handler->outbound)
+        free_handler(box->handler);
 }
 
-static const struct conn_callbacks lconn_callbacks = {on_data_cb, on_close_cb};
+static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on_drain_cb,
+                                                      on_close_cb};
 
-/* Makes the Lua object for conn and keeps it alive until on_close. */
-static struct lconn_box *new_box(lua_State *L, struct conn *conn)
+/* ---- making connections ---- */
+
+/* Pushes a new Lua object for conn, kept alive until on_close. */
+static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_handler *handler)
 {
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
-    box->conn = conn;
-    box->id = (double)conn_id(conn);
+    *box = (struct lconn_box){conn, handler, NULL, (double)conn_id(conn), LUA_NOREF};
     luaL_getmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, handler.no_state);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
     lua_setfenv(L, -2);
+    lua_pushvalue(L, -1);
     box->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    conn_set_ud(conn, box);
     return box;
 }
 
-void lconn_accept(struct event_base *base, int fd)
+static struct lconn_handler *new_handler(lua_State *L, int idx, int outbound, char *err,
+                                         size_t errlen)
 {
-    struct conn *conn = conn_new(base, fd, &lconn_callbacks, NULL);
+    struct lconn_handler *handler = calloc(1, sizeof *handler);
+    if (!handler) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    handler->outbound = outbound;
+    if (lhandler_read(L, idx, &handler->h, err, errlen) < 0 ||
+        !(handler->group = conn_group_new(loop_base, &handler->h.config, &lconn_callbacks))) {
+        if (handler->group == NULL && !err[0])
+            snprintf(err, errlen, "out of memory");
+        lhandler_unref(L, &handler->h);
+        free(handler);
+        return NULL;
+    }
+    return handler;
+}
+
+void lconn_accept(int fd)
+{
+    struct conn *conn = conn_new(listen_handler->group, fd, NULL);
     if (!conn) {
         log_error("accept: cannot register connection: out of memory");
         close(fd);
         return;
     }
-    struct lconn_box *box = new_box(handler.L, conn);
-    conn_set_ud(conn, box);
-    if (invoke(box, handler.on_connect, 0, "on_connect") < 0)
+    struct lconn_box *box = new_box(state, conn, listen_handler);
+    lua_pop(state, 1);
+    if (invoke(box, listen_handler->h.on_connect, 0, "on_connect") < 0)
         conn_abort(conn, "error");
+}
+
+static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *arg)
+{
+    struct lconn_box *box = arg;
+    box->resolving = NULL;
+    if (err)
+        conn_abort(box->conn, err);
+    else
+        conn_connect_to(box->conn, sa, len);
+}
+
+/* mw.connect(host, port, handler): the connection object at once; on_connect
+ * when it is established, or on_close(conn, reason) when it cannot be. */
+static int mw_connect(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = (int)luaL_optinteger(L, 2, 0);
+    char err[256] = "";
+    luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port must be from 0 to 65535");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    struct lconn_handler *handler = new_handler(L, 3, 1, err, sizeof err);
+    if (!handler)
+        return luaL_argerror(L, 3, err);
+    struct conn *conn = conn_connect(handler->group, NULL);
+    if (!conn) {
+        free_handler(handler);
+        return luaL_error(L, "connect: out of memory");
+    }
+    struct lconn_box *box = new_box(L, conn, handler);
+    box->resolving = resolve_start(loop_base, host, port, resolved, box);
+    return 1;
+}
+
+void lconn_register(lua_State *L)
+{
+    lua_pushcfunction(L, mw_connect);
+    lua_setfield(L, -2, "connect");
+    if (!lbox_newmetatable(L, CONN_META, "connection"))
+        return; /* registered in this state already */
+    lua_newtable(L);
+    luaL_register(L, NULL, conn_methods);
+    lua_pushcclosure(L, conn_index_l, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, conn_tostring_l);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    no_state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    state = L;
+}
+
+void lconn_set_base(struct event_base *base)
+{
+    loop_base = base;
+}
+
+int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
+{
+    state = L;
+    listen_handler = new_handler(L, idx, 0, err, errlen);
+    return listen_handler ? 0 : -1;
 }

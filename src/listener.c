@@ -54,42 +54,49 @@ static int bind_socket(int fd, const struct addr *addr)
     return bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
 }
 
-static int open_socket(const struct addr *addr, char *err, size_t errlen)
+static int set_option(int fd, int level, int name)
 {
-    int one = 1, family = addr->sa.ss_family;
+    int one = 1;
+    return setsockopt(fd, level, name, &one, sizeof one);
+}
+
+/* SO_REUSEPORT puts the socket in a group whose members the kernel spreads
+ * new connections over, by a hash of the peer's address and port. */
+static int set_socket_options(int fd, int family, int reuseport)
+{
+    if (family != AF_UNIX && set_option(fd, SOL_SOCKET, SO_REUSEADDR) < 0)
+        return -1;
+    if (reuseport && set_option(fd, SOL_SOCKET, SO_REUSEPORT) < 0)
+        return -1;
+    if (family == AF_INET6 && set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY) < 0)
+        return -1;
+    return 0;
+}
+
+static int open_socket(const struct addr *addr, int reuseport, char *err, size_t errlen)
+{
+    int family = addr->sa.ss_family;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return sys_fail(err, errlen, "socket", addr);
-    if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        goto fail_setsockopt;
-    if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
-        goto fail_setsockopt;
+    if (set_socket_options(fd, family, reuseport) < 0) {
+        sys_fail(err, errlen, "setsockopt", addr);
+        close(fd);
+        return -1;
+    }
     if (bind_socket(fd, addr) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         sys_fail(err, errlen, "bind", addr);
         close(fd);
         return -1;
     }
     return fd;
-fail_setsockopt:
-    sys_fail(err, errlen, "setsockopt", addr);
-    close(fd);
-    return -1;
-}
-
-static void set_nodelay(int fd)
-{
-    int one = 1;
-    /* Fails with EOPNOTSUPP on UNIX sockets, which have no Nagle to turn off. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct listener *l = arg;
-    (void)ev, (void)salen;
-    if (sa->sa_family != AF_UNIX)
-        set_nodelay(fd);
+    (void)ev, (void)sa, (void)salen;
     l->on_accept(fd, l->arg);
 }
 
@@ -100,45 +107,81 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
     log_error("accept on %s: %s", l->name, strerror(errno));
 }
 
-static void name_bound_address(struct listener *l, int fd, const struct addr *addr)
+/* The address fd is bound to, with port 0 resolved; its text is "ip:port". */
+static void bound_address(int fd, const struct addr *addr, struct addr *bound)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (addr->sa.ss_family == AF_UNIX || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        snprintf(l->name, sizeof l->name, "%s", addr->text);
-    else
-        addr_format((struct sockaddr *)&ss, len, l->name, sizeof l->name);
+    *bound = *addr;
     if (addr->sa.ss_family == AF_UNIX)
-        snprintf(l->unix_path, sizeof l->unix_path, "%s",
-                 ((const struct sockaddr_un *)&addr->sa)->sun_path);
+        return;
+    bound->len = sizeof bound->sa;
+    if (getsockname(fd, (struct sockaddr *)&bound->sa, &bound->len) < 0) {
+        *bound = *addr;
+        return;
+    }
+    addr_format((struct sockaddr *)&bound->sa, bound->len, bound->text, sizeof bound->text);
+}
+
+int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, char *err,
+                  size_t errlen)
+{
+    int fd = open_socket(addr, reuseport, err, errlen);
+    if (fd >= 0 && bound)
+        bound_address(fd, addr, bound);
+    return fd;
+}
+
+struct listener *listener_adopt(struct event_base *base, int fd, const char *name,
+                                listener_accept_fn on_accept, void *arg, char *err,
+                                size_t errlen)
+{
+    struct listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "listen %s: out of memory", name);
+        return NULL;
+    }
+    l->on_accept = on_accept;
+    l->arg = arg;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->ev = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                               0, fd);
+    if (!l->ev) {
+        snprintf(err, errlen, "listen %s: cannot register with the event loop", name);
+        free(l);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l->ev, accept_error_cb);
+    return l;
 }
 
 struct listener *listener_open(struct event_base *base, const struct addr *addr,
                                listener_accept_fn on_accept, void *arg, char *err,
                                size_t errlen)
 {
-    struct listener *l = calloc(1, sizeof *l);
+    struct addr bound;
+    int fd = listener_bind(addr, 0, &bound, err, errlen);
+    if (fd < 0)
+        return NULL;
+    struct listener *l = listener_adopt(base, fd, bound.text, on_accept, arg, err, errlen);
     if (!l) {
-        snprintf(err, errlen, "listen %s: out of memory", addr->text);
-        return NULL;
-    }
-    int fd = open_socket(addr, err, errlen);
-    if (fd < 0) {
-        free(l);
-        return NULL;
-    }
-    l->on_accept = on_accept;
-    l->arg = arg;
-    name_bound_address(l, fd, addr);
-    l->ev = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-    if (!l->ev) {
-        snprintf(err, errlen, "listen %s: cannot register with the event loop", addr->text);
         close(fd);
-        free(l);
         return NULL;
     }
-    evconnlistener_set_error_cb(l->ev, accept_error_cb);
+    if (addr->sa.ss_family == AF_UNIX)
+        snprintf(l->unix_path, sizeof l->unix_path, "%s",
+                 ((const struct sockaddr_un *)&addr->sa)->sun_path);
     return l;
+}
+
+void listener_pause(struct listener *l)
+{
+    if (evconnlistener_disable(l->ev) < 0)
+        log_warn("stop accepting on %s: cannot update the event loop", l->name);
+}
+
+void listener_resume(struct listener *l)
+{
+    if (evconnlistener_enable(l->ev) < 0)
+        log_warn("resume accepting on %s: cannot update the event loop", l->name);
 }
 
 const char *listener_name(const struct listener *l)

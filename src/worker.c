@@ -10,6 +10,7 @@
 #include "log.h"
 #include "luahost.h"
 #include "options.h"
+#include "resolve.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -47,18 +48,23 @@ static lua_State *load_handler(const char *script)
 
 int worker_check(const struct options *opts)
 {
-    lua_State *L = load_handler(opts->script);
-    if (!L)
+    struct event_base *base = event_base_new();
+    if (!base)
         return 1;
-    luahost_close(L);
-    printf("%s: ok\n", opts->script);
-    return 0;
+    lconn_set_base(base);
+    lua_State *L = load_handler(opts->script);
+    if (L) {
+        luahost_close(L);
+        printf("%s: ok\n", opts->script);
+    }
+    event_base_free(base);
+    return L ? 0 : 1;
 }
 
 static void on_accept(int fd, void *arg)
 {
-    struct worker *w = arg;
-    lconn_accept(w->base, fd);
+    (void)arg;
+    lconn_accept(fd);
 }
 
 static int open_listeners(struct worker *w, const struct options *opts)
@@ -118,6 +124,7 @@ static void worker_free(struct worker *w)
     for (int i = 0; i < STOP_SIGNALS; i++)
         if (w->signals[i])
             event_free(w->signals[i]);
+    resolve_shutdown();
     if (w->L)
         luahost_close(w->L);
     if (w->base)
@@ -128,11 +135,14 @@ int worker_run(const struct options *opts)
 {
     struct worker w = {0};
     int status = 1;
-    w.L = load_handler(opts->script);
     w.base = event_base_new();
-    if (!w.L || !w.base || watch_signals(&w) < 0 || open_listeners(&w, opts) < 0)
+    if (!w.base)
         goto done;
     lmoonwire_set_base(w.base);
+    lconn_set_base(w.base);
+    w.L = load_handler(opts->script);
+    if (!w.L || watch_signals(&w) < 0 || open_listeners(&w, opts) < 0)
+        goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");
     else
