@@ -1,0 +1,65 @@
+#!/bin/bash
+# Each framing cuts what a real client sends into the frames the handler sees.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 13
+
+# exchange INPUT: sends INPUT (printf format) and collects the replies in $TMP/reply.
+exchange() {
+    printf "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+}
+
+# replied EXPECTED: the reply is exactly EXPECTED (printf format).
+replied() {
+    printf "$1" >"$TMP/expected"
+    cmp -s "$TMP/expected" "$TMP/reply" && return 0
+    echo "# expected:" && od -c "$TMP/expected" | sed 's/^/#   /'
+    echo "# got:" && od -c "$TMP/reply" | sed 's/^/#   /'
+    return 1
+}
+
+serve() {
+    [ -n "$PID" ] && stop_server
+    MW_FRAMING=$1 start_server "$1" -l 127.0.0.1:0 "$SCRIPTS/framed.lua"
+}
+
+serve line
+exchange 'one\ntwo\r\n\nlast without newline'
+check "line: LF and CRLF cut, CR stripped, last line at EOF kept" \
+    replied '3:one\n3:two\n0:\n20:last without newline\n'
+exchange 'BULK 5\nab\ncdHELLO\n'
+check "line: switching to a length frame mid-stream and back" \
+    replied '6:BULK 5\n5:ab\ncd\n5:HELLO\n'
+head -c 1025 /dev/zero | tr '\0' x >"$TMP/long"
+printf '\n' >>"$TMP/long"
+socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" <"$TMP/long" >"$TMP/reply" 2>/dev/null
+check "line: a line one byte over max_frame gets no answer" [ ! -s "$TMP/reply" ]
+check "line: ... closes with reason 'frame too large'" contains "$LOG" "frame too large"
+check "line: ... and is logged" contains "$LOG" "[warn]"
+exchange 'still\n'
+check "line: the server answers the next client" replied '5:still\n'
+
+serve delimiter
+exchange 'a||bc||||d'
+check "delimiter: cut at every ||, empty frames kept, tail at EOF" replied '1:a\n2:bc\n0:\n1:d\n'
+
+serve length
+exchange 'abcdefghij'
+check "length: fixed frames of 4, the partial tail dropped" replied '4:abcd\n4:efgh\n'
+
+serve prefix
+exchange '\000\003abc\000\000\000\002de'
+check "prefix 2 big-endian: frames of 3, 0 and 2 bytes" replied '3:abc\n0:\n2:de\n'
+exchange '\377\377'
+check "prefix: a header over max_frame closes at once" [ ! -s "$TMP/reply" ]
+
+# A frame that arrives a byte at a time is put back together.
+(printf '\000'; for c in '\006' p i e c e s; do sleep 0.05; printf "$c"; done) |
+    socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+check "prefix: a frame arriving a byte at a time" replied '6:pieces\n'
+
+serve prefix_le
+exchange '\003\000\000\000xyz'
+check "prefix 4 little-endian" replied '3:xyz\n'
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+finish
