@@ -1,0 +1,14 @@
+#!/bin/sh
+# Every input of the committed fuzzing corpora still runs clean (ASan, UBSan).
+# Fuzzing itself: make fuzz, then t/fuzz/fuzz_framing t/fuzz/corpus/framing.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 2
+
+for target in framing addr; do
+    "$MW_BUILDDIR/t/fuzz/fuzz_$target" -runs=0 "$MW_SRCDIR/t/fuzz/corpus/$target" \
+        >"$TMP/$target.log" 2>&1
+    status=$?
+    [ $status -eq 0 ] || sed 's/^/#   /' "$TMP/$target.log" | tail -20
+    ok $status "fuzz corpus of $target replays clean ($(ls "$MW_SRCDIR/t/fuzz/corpus/$target" | wc -l) inputs)"
+done
+finish
