@@ -37,11 +37,11 @@ static void lg_report_echo(FILE *f, const struct lg_run *r)
     fprintf(f,
             "RESULT mode=echo proto=%s conns=%u size=%zu depth=%u seconds=%.3f msgs=%llu "
             "rps=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mismatches=%llu "
-            "errors=%llu srv_cpu_s=%.3f srv_ns_per_msg=%.1f lg_cpu_s=%.3f\n",
+            "errors=%llu srv_cpu_s=%.3f srv_ns_per_msg=%.1f lg_cpu_s=%.3f lg_cpu_pct=%.1f\n",
             msg_proto_name(o->proto), o->conns, o->size, o->depth, sec,
             (unsigned long long)r->msgs, rps, us[0], us[1], us[2], us[3],
             (unsigned long long)r->mismatches, (unsigned long long)r->errors, srv, per,
-            lg_self_cpu(r));
+            lg_self_cpu(r), sec > 0 ? 100 * lg_self_cpu(r) / sec : 0);
 }
 
 static void lg_report_idle(FILE *f, const struct lg_run *r)

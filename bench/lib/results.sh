@@ -1,0 +1,134 @@
+# results.sh: the per-run figures (one "kind key server round metric value"
+# line each, in $BENCH_WORK/runs.tsv), their medians and ranges, and
+# RESULTS.md. Needs BENCH_WORK.
+
+# Records the RESULT fields of one loadgen output file.
+res_record() { # res_record KIND KEY SERVER ROUND OUTFILE METRIC...
+    local kind=$1 key=$2 srv=$3 round=$4 out=$5 m v
+    shift 5
+    for m in "$@"; do
+        v=$(bench_field "$out" "$m")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$key" "$srv" "$round" "$m" "${v:-nan}" \
+            >>"$BENCH_WORK/runs.tsv"
+    done
+}
+
+# runs.tsv -> stats.tsv: kind key server metric median min max sum n
+res_stats() {
+    sort -t "$(printf '\t')" -k1,1 -k2,2 -k3,3 -k5,5 -k6,6g "$BENCH_WORK/runs.tsv" | awk -F '\t' '
+    function flush() {
+        if (n == 0) return
+        med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        printf "%s\t%s\t%s\t%s\t%g\t%g\t%g\t%g\t%d\n", k1, k2, k3, k4, med, v[1], v[n], sum, n
+        n = 0; sum = 0
+    }
+    { id = $1 SUBSEP $2 SUBSEP $3 SUBSEP $5
+      if (id != last) { flush(); k1 = $1; k2 = $2; k3 = $3; k4 = $5; last = id }
+      v[++n] = $6 + 0; sum += $6 }
+    END { flush() }' >"$BENCH_WORK/stats.tsv"
+}
+
+# Prints one statistic: FIELD is med, min, max, sum or n; "" when absent.
+res_get() { # res_get KIND KEY SERVER METRIC FIELD
+    awk -F '\t' -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v f="$5" '
+        $1 == a && $2 == b && $3 == c && $4 == d {
+            i = f == "med" ? 5 : f == "min" ? 6 : f == "max" ? 7 : f == "sum" ? 8 : 9
+            print $i; exit }' "$BENCH_WORK/stats.tsv"
+}
+
+res_fmt() { # res_fmt PRINTF-FORMAT VALUE: "–" when there is no value
+    if [ -z "$2" ]; then echo "–"; else printf "$1" "$2"; fi
+}
+
+# "median (min–max)" with the given format.
+res_range() { # res_range KIND KEY SERVER METRIC FORMAT
+    local med
+    med=$(res_get "$1" "$2" "$3" "$4" med)
+    [ -n "$med" ] || { echo "–"; return; }
+    printf "$5 ($5–$5)" "$med" "$(res_get "$1" "$2" "$3" "$4" min)" \
+        "$(res_get "$1" "$2" "$3" "$4" max)"
+}
+
+# moonwire's median divided by SERVER's, as "0.87×".
+res_ratio() { # res_ratio KIND KEY SERVER METRIC
+    local a b
+    a=$(res_get "$1" "$2" moonwire "$4" med)
+    b=$(res_get "$1" "$2" "$3" "$4" med)
+    if [ -z "$a" ] || [ -z "$b" ] || [ "$3" = moonwire ]; then echo "–"; return; fi
+    awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "–" }'
+}
+
+res_echo_table() { # res_echo_table KEY TITLE SERVERS...
+    local key=$1 title=$2 s bad
+    shift 2
+    printf '\n### %s\n\n' "$title"
+    echo "| server | req/s, median (min–max) | p50 µs | p99 µs | p999 µs | server CPU ns/message, median (min–max) | moonwire ÷ server, CPU/message | moonwire ÷ server, req/s | loadgen CPU | bad bytes + errors |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for s in "$@"; do
+        [ -n "$(res_get echo "$key" "$s" rps n)" ] || continue
+        bad=$(awk -v a="$(res_get echo "$key" "$s" mismatches sum)" \
+            -v b="$(res_get echo "$key" "$s" errors sum)" 'BEGIN { print a + b }')
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+            "$(res_range echo "$key" "$s" rps %.0f)" \
+            "$(res_fmt %.0f "$(res_get echo "$key" "$s" p50_us med)")" \
+            "$(res_fmt %.0f "$(res_get echo "$key" "$s" p99_us med)")" \
+            "$(res_fmt %.0f "$(res_get echo "$key" "$s" p999_us med)")" \
+            "$(res_range echo "$key" "$s" srv_ns_per_msg %.0f)" \
+            "$(res_ratio echo "$key" "$s" srv_ns_per_msg)" \
+            "$(res_ratio echo "$key" "$s" rps)" \
+            "$(res_fmt %.0f%% "$(res_get echo "$key" "$s" lg_cpu_pct med)")" "$bad"
+    done
+}
+
+res_idle_table() { # res_idle_table N SERVERS...
+    local n=$1 s
+    shift
+    printf '\n### %s idle connections\n\n' "$n"
+    echo "| server | bytes per connection, median (min–max) | RSS before → after, kB (median) | moonwire ÷ server | bad bytes + errors |"
+    echo "|---|---|---|---|---|"
+    for s in "$@"; do
+        [ -n "$(res_get idle "$n" "$s" bytes_per_conn n)" ] || continue
+        printf '| %s | %s | %s → %s | %s | %s |\n' "$s" \
+            "$(res_range idle "$n" "$s" bytes_per_conn %.0f)" \
+            "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss0_kb med)")" \
+            "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss1_kb med)")" \
+            "$(res_ratio idle "$n" "$s" bytes_per_conn)" \
+            "$(awk -v a="$(res_get idle "$n" "$s" mismatches sum)" \
+                -v b="$(res_get idle "$n" "$s" errors sum)" 'BEGIN { print a + b }')"
+    done
+}
+
+# "yes"/"no" for moonwire's median against a peer's times a factor.
+res_target() { # res_target KIND KEY PEER METRIC FACTOR OP
+    local a b
+    a=$(res_get "$1" "$2" moonwire "$4" med)
+    b=$(res_get "$1" "$2" "$3" "$4" med)
+    [ -n "$a" ] && [ -n "$b" ] || { echo "–"; return; }
+    awk -v a="$a" -v b="$b" -v f="$5" -v op="$6" 'BEGIN {
+        ok = op == "<" ? a < b * f : a <= b * f
+        printf "%s (%.2f×)", ok ? "**yes**" : "no", a / b }'
+}
+
+res_targets() { # res_targets ECHO-KEYS -- IDLE-SIZES
+    echo "| measurement | CPU/message ≤ echo_bev | ≤ 1.15 × echo_direct | < node |"
+    echo "|---|---|---|---|"
+    local k
+    while [ "$1" != -- ]; do
+        k=$1
+        shift
+        printf '| echo %s | %s | %s | %s |\n' "$k" \
+            "$(res_target echo "$k" echo_bev srv_ns_per_msg 1 '<=')" \
+            "$(res_target echo "$k" echo_direct srv_ns_per_msg 1.15 '<=')" \
+            "$(res_target echo "$k" node srv_ns_per_msg 1 '<')"
+    done
+    shift
+    echo
+    echo "| idle connections | moonwire bytes per connection | ≤ 512 B |"
+    echo "|---|---|---|"
+    for k in "$@"; do
+        local b
+        b=$(res_get idle "$k" moonwire bytes_per_conn med)
+        printf '| %s | %s | %s |\n' "$k" "$(res_fmt %.0f "$b")" \
+            "$([ -z "$b" ] && echo – || awk -v b="$b" 'BEGIN { print b <= 512 ? "**yes**" : "no" }')"
+    done
+}
