@@ -44,7 +44,7 @@ result() { # result KEY: a field of the loadgen's RESULT line
     sed -n "s/^RESULT .*[ ]$1=\([^ ]*\).*/\1/p" "$tmp/out"
 }
 
-echo "1..5"
+echo "1..6"
 "$MOONWIRE" -l 127.0.0.1:0 "$MW_SRCDIR/examples/echo.lua" 2>"$tmp/err" &
 pid=$!
 check "moonwire announces its port" wait_port
@@ -58,6 +58,13 @@ check "loadgen finishes and exits 0" test "$lgrc" -eq 0
 check "zero mismatched bytes" test "$(result mismatches)" = 0
 check "no connection errors" test "$(result errors)" = 0
 check "some requests were echoed" test "$(result msgs)" -gt 0
+
+# A negative control: RESP requests come back verbatim from an echo, not as
+# RESP replies, so the checker must count mismatched bytes and fail.
+timeout 30 "$LOADGEN" -c 2 -p resp -w 0 -t 0.3 --timeout 10 "127.0.0.1:$port" \
+    >"$tmp/out" 2>"$tmp/lgerr"
+lgrc=$?
+check "the checker notices replies that differ" test "$lgrc" -eq 1 -a "$(result mismatches)" -gt 0
 
 kill -TERM "$pid"
 wait "$pid"

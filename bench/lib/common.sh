@@ -67,3 +67,14 @@ bench_cmdlog() {
     printf '%q ' "$@" | sed 's/ $//' >>"$BENCH_WORK/commands.log"
     echo >>"$BENCH_WORK/commands.log"
 }
+
+# Two cores leave no room for other work: note the load average, and warn
+# (here and in RESULTS.md) when something else keeps the machine busy.
+bench_check_quiet() {
+    BENCH_LOAD0=$(cut -d ' ' -f 1 /proc/loadavg)
+    BENCH_BUSY=
+    if awk -v l="$BENCH_LOAD0" 'BEGIN { exit !(l > 0.5) }'; then
+        BENCH_BUSY=" (**the machine was busy before the run: figures are suspect**)"
+        bench_log "warning: load average $BENCH_LOAD0 before the run; other work skews the figures"
+    fi
+}

@@ -11,6 +11,7 @@ report_machine() {
     echo "- descriptors: $BENCH_FD_LIMIT per process (\`ulimit -Hn\`, not raisable here);" \
         "bench/run raises the soft limit to it, and the largest idle run keeps 1,000 under it"
     echo "- pinning: servers on CPU $SRV_CPU, load generator on CPU $LOAD_CPU (\`taskset\`)"
+    echo "- load average before / after the run: $BENCH_LOAD0 / $BENCH_LOAD1$BENCH_BUSY"
 }
 
 report_versions() {
@@ -104,11 +105,11 @@ report_commands() {
     echo
     echo "## Exact commands"
     echo
-    echo "Reproduce with \`bench/run\` (this report) or \`bench/run --quick\` (a check of"
+    echo "Paths are relative to the source tree. Reproduce with \`bench/run\` (this report) or \`bench/run --quick\` (a check of"
     echo "the harness). First round's commands; ports are ephemeral, PIDs of that run:"
     echo
     echo '```'
-    cat "$BENCH_WORK/commands.log"
+    sed "s|$BENCH_SRCDIR/||g" "$BENCH_WORK/commands.log"
     echo '```'
 }
 
@@ -116,10 +117,13 @@ report_raw() {
     echo
     echo "## Every run"
     echo
-    echo "<details><summary>kind, measurement, server, round, metric, value</summary>"
+    echo "<details><summary>one line per run: kind, measurement, server, round, figures</summary>"
     echo
     echo '```'
-    cat "$BENCH_WORK/runs.tsv"
+    awk -F '\t' '{ id = $1 " " $2 " " $3 " " $4
+        if (id != last) { if (line != "") print line; line = id; last = id }
+        line = line " " $5 "=" $6 }
+        END { if (line != "") print line }' "$BENCH_WORK/runs.tsv"
     echo '```'
     echo
     echo "</details>"
