@@ -27,8 +27,8 @@ static int lg_fd_limit(unsigned conns, char *err, size_t errlen)
     }
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        snprintf(err, errlen, "setrlimit(RLIMIT_NOFILE, %llu): %s",
-                 (unsigned long long)rl.rlim_max, strerror(errno));
+        snprintf(err, errlen, "setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)rl.rlim_max,
+                 strerror(errno));
         return -1;
     }
     if ((rlim_t)conns + LG_FD_HEADROOM > rl.rlim_cur) {
@@ -58,8 +58,8 @@ int main(int argc, char **argv)
         perror("loadgen: signal(SIGPIPE)");
         return 2;
     }
-    if (lg_fd_limit(o.conns, err, sizeof err) != 0 ||
-        lg_run_init(&run, &o, err, sizeof err) != 0 || lg_run_go(&run, err, sizeof err) != 0) {
+    if (lg_fd_limit(o.conns, err, sizeof err) != 0 || lg_run_init(&run, &o, err, sizeof err) != 0 ||
+        lg_run_go(&run, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen: %s\n", err);
         lg_run_free(&run);
         return 2;

@@ -36,8 +36,8 @@ static void msg_set_heads(struct msg_spec *m)
         m->req_len = m->rep_len = m->size;
         return;
     }
-    m->req_head_len = (size_t)snprintf(m->req_head, sizeof m->req_head,
-                                       "*2\r\n$4\r\nECHO\r\n$%zu\r\n", m->size);
+    m->req_head_len =
+        (size_t)snprintf(m->req_head, sizeof m->req_head, "*2\r\n$4\r\nECHO\r\n$%zu\r\n", m->size);
     m->rep_head_len = (size_t)snprintf(m->rep_head, sizeof m->rep_head, "$%zu\r\n", m->size);
     m->req_len = m->req_head_len + m->size + 2;
     m->rep_len = m->rep_head_len + m->size + 2;

@@ -12,10 +12,10 @@ enum msg_proto { MSG_LINE, MSG_RAW, MSG_RESP };
 
 struct msg_spec {
     enum msg_proto proto;
-    size_t size;            /* payload bytes (line: including the '\n') */
-    size_t req_len;         /* bytes of one request on the wire */
-    size_t rep_len;         /* bytes of one expected reply on the wire */
-    char req_head[48];      /* RESP framing around the payload */
+    size_t size;       /* payload bytes (line: including the '\n') */
+    size_t req_len;    /* bytes of one request on the wire */
+    size_t rep_len;    /* bytes of one expected reply on the wire */
+    char req_head[48]; /* RESP framing around the payload */
     char rep_head[32];
     size_t req_head_len, rep_head_len;
     unsigned char *scratch; /* one expected reply, cached by (seed, k) */

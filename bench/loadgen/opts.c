@@ -105,37 +105,76 @@ static void lg_defaults(struct lg_opts *o)
 enum { OPT_HOLD = 256, OPT_PID, OPT_PERSRC, OPT_BATCH, OPT_TIMEOUT };
 
 static const struct option lg_longopts[] = {
-    {"connections", required_argument, NULL, 'c'}, {"size", required_argument, NULL, 's'},
-    {"depth", required_argument, NULL, 'd'},       {"duration", required_argument, NULL, 't'},
-    {"warmup", required_argument, NULL, 'w'},      {"proto", required_argument, NULL, 'p'},
-    {"idle", no_argument, NULL, 'i'},              {"help", no_argument, NULL, 'h'},
-    {"hold", required_argument, NULL, OPT_HOLD},   {"server-pid", required_argument, NULL, OPT_PID},
+    {"connections", required_argument, NULL, 'c'},
+    {"size", required_argument, NULL, 's'},
+    {"depth", required_argument, NULL, 'd'},
+    {"duration", required_argument, NULL, 't'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"proto", required_argument, NULL, 'p'},
+    {"idle", no_argument, NULL, 'i'},
+    {"help", no_argument, NULL, 'h'},
+    {"hold", required_argument, NULL, OPT_HOLD},
+    {"server-pid", required_argument, NULL, OPT_PID},
     {"per-src", required_argument, NULL, OPT_PERSRC},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
+/* Applies an option that takes a whole number; returns 0, or -1 when out of range. */
+static int lg_apply_count(struct lg_opts *o, int c, const char *arg)
+{
+    double v;
+    int rc = -1;
+    switch (c) {
+    case 'c':
+        if ((rc = lg_num(arg, 1, 1000000, &v)) == 0)
+            o->conns = (unsigned)v;
+        break;
+    case 's':
+        if ((rc = lg_num(arg, 1, 16 << 20, &v)) == 0)
+            o->size = (size_t)v;
+        break;
+    case 'd':
+        if ((rc = lg_num(arg, 1, 4096, &v)) == 0)
+            o->depth = (unsigned)v;
+        break;
+    case OPT_PID:
+        if ((rc = lg_num(arg, 1, 1 << 30, &v)) == 0)
+            o->server_pid = (pid_t)v;
+        break;
+    case OPT_PERSRC:
+        if ((rc = lg_num(arg, 0, 60000, &v)) == 0)
+            o->per_src = (unsigned)v;
+        break;
+    case OPT_BATCH:
+        if ((rc = lg_num(arg, 1, 1000000, &v)) == 0)
+            o->batch = (unsigned)v;
+        break;
+    }
+    return rc;
+}
+
 /* Applies one option; returns 0, or -1 when its value is out of range. */
 static int lg_apply(struct lg_opts *o, int c, const char *arg)
 {
-    double v;
     switch (c) {
-    case 'c': if (lg_num(arg, 1, 1000000, &v)) return -1; o->conns = (unsigned)v; break;
-    case 's': if (lg_num(arg, 1, 16 << 20, &v)) return -1; o->size = (size_t)v; break;
-    case 'd': if (lg_num(arg, 1, 4096, &v)) return -1; o->depth = (unsigned)v; break;
-    case 't': return lg_num(arg, 0.01, 3600, &o->duration);
-    case 'w': return lg_num(arg, 0, 600, &o->warmup);
-    case 'p': return msg_proto_parse(arg, &o->proto);
-    case 'i': o->idle = 1; break;
-    case OPT_HOLD: return lg_num(arg, 0, 600, &o->hold);
-    case OPT_PID: if (lg_num(arg, 1, 1 << 30, &v)) return -1; o->server_pid = (pid_t)v; break;
-    case OPT_PERSRC: if (lg_num(arg, 0, 60000, &v)) return -1; o->per_src = (unsigned)v; break;
-    case OPT_BATCH: if (lg_num(arg, 1, 1000000, &v)) return -1; o->batch = (unsigned)v; break;
-    case OPT_TIMEOUT: return lg_num(arg, 0.1, 3600, &o->timeout);
-    default: return -1;
+    case 't':
+        return lg_num(arg, 0.01, 3600, &o->duration);
+    case 'w':
+        return lg_num(arg, 0, 600, &o->warmup);
+    case OPT_HOLD:
+        return lg_num(arg, 0, 600, &o->hold);
+    case OPT_TIMEOUT:
+        return lg_num(arg, 0.1, 3600, &o->timeout);
+    case 'p':
+        return msg_proto_parse(arg, &o->proto);
+    case 'i':
+        o->idle = 1;
+        return 0;
+    default:
+        return lg_apply_count(o, c, arg);
     }
-    return 0;
 }
 
 int lg_opts_parse(struct lg_opts *o, int argc, char **argv, char *err, size_t errlen)
@@ -150,7 +189,8 @@ int lg_opts_parse(struct lg_opts *o, int argc, char **argv, char *err, size_t er
             return -1;
         }
         if (lg_apply(o, c, optarg) != 0) {
-            snprintf(err, errlen, "bad value '%s' for -%c", optarg ? optarg : "", c < 256 ? c : '-');
+            snprintf(err, errlen, "bad value '%s' for -%c", optarg ? optarg : "",
+                     c < 256 ? c : '-');
             return -1;
         }
     }

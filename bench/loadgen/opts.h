@@ -19,9 +19,9 @@ struct lg_opts {
     double duration, warmup, hold, timeout;
     enum msg_proto proto;
     int idle;
-    pid_t server_pid;  /* 0: no server figures */
-    unsigned per_src;  /* connections per source address; 0: let the kernel choose */
-    unsigned batch;    /* connections being set up at once */
+    pid_t server_pid; /* 0: no server figures */
+    unsigned per_src; /* connections per source address; 0: let the kernel choose */
+    unsigned batch;   /* connections being set up at once */
 };
 
 /* Returns 0, 1 when help was asked for, or -1 with a reason in err. */

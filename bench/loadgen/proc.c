@@ -85,8 +85,8 @@ static int proc_one_cpu(pid_t pid, uint64_t *ticks, char *err, size_t errlen)
         return -1;
     char *p = strrchr(buf, ')');
     unsigned long long ut, st;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                            &ut, &st) != 2) {
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
         snprintf(err, errlen, "%s: unexpected format", path);
         return -1;
     }

@@ -29,11 +29,11 @@ struct lg_run {
     unsigned opened, setting_up, established, failed;
     int measuring, phase;
     uint64_t msgs, mismatches, errors;
-    uint64_t t0_ns, t1_ns;             /* measured window */
+    uint64_t t0_ns, t1_ns; /* measured window */
     struct proc_set server;
     int have_server;
     uint64_t srv_cpu0, srv_cpu1, rss0, rss1;
-    struct rusage ru0, ru1;            /* the load generator's own CPU */
+    struct rusage ru0, ru1; /* the load generator's own CPU */
     unsigned char rbuf[LG_RBUF];
 };
 
