@@ -3,6 +3,8 @@
 #include "conn.h"
 
 #include "addr.h"
+#include "bibop.h"
+#include "luaheap.h"
 #include "log.h"
 
 #include <errno.h>
@@ -198,7 +200,8 @@ static void conn_update_interest(struct conn *conn)
 
 static struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned flags)
 {
-    struct conn *conn = calloc(1, sizeof *conn);
+    uint32_t generation;
+    struct conn *conn = bibop_box_new(luaheap(), BIBOP_KIND_CONN, sizeof *conn, &generation);
     if (!conn)
         return NULL;
     conn->fd = fd;
@@ -245,7 +248,7 @@ static void conn_destroy(struct conn *conn)
         evbuffer_free(conn->in);
     if (conn->out)
         evbuffer_free(conn->out);
-    free(conn);
+    bibop_box_free(conn);
     open_count--;
     if (--g->count == 0 && g->released)
         group_free(g);
@@ -669,4 +672,23 @@ uint64_t conn_accepted_total(void)
 void conn_set_close_observer(void (*fn)(void))
 {
     close_observer = fn;
+}
+
+/* For a worker that drains: a connection is idle when no input came for
+ * idle_ms and nothing is queued either way, so closing it cuts no exchange. */
+size_t conn_close_idle(uint32_t idle_ms, const char *reason)
+{
+    size_t closed = 0;
+    for (struct conn_group *g = groups; g; g = g->next) {
+        uint64_t now = loop_ms(event_get_base(&g->idle_timer));
+        for (struct conn *c = g->live.head, *next; c && c->last_input_ms + idle_ms <= now;
+             c = next) {
+            next = c->next; /* conn_fail moves c to the dying list */
+            if (c->in || c->out || (c->flags & (CONN_CONNECTING | CONN_DISPATCH)))
+                continue;
+            conn_fail(c, reason);
+            closed++;
+        }
+    }
+    return closed;
 }

@@ -71,6 +71,9 @@ void conn_resume(struct conn *conn);
 int conn_peer(const struct conn *conn, char *buf, size_t len);
 /* Aborts every open connection with reason; used when the worker stops. */
 void conn_abort_all(const char *reason);
+/* Closes, with reason, every connection that had no input for idle_ms and
+ * has nothing queued in or out; returns how many. For a draining worker. */
+size_t conn_close_idle(uint32_t idle_ms, const char *reason);
 size_t conn_count(void);
 uint64_t conn_accepted_total(void);
 /* Called after a connection is gone, e.g. to resume accepting. */

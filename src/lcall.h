@@ -9,6 +9,13 @@
 /* Calls the function below nargs arguments on the stack, dropping results.
  * Returns 0, or -1 with "message + traceback" left on top of the stack. */
 int lcall(lua_State *L, int nargs);
+/* Resumes the coroutine co (a thread of L) with the nargs values on top of
+ * its stack. Returns 1 when it yielded (the yielded values on co's stack),
+ * 0 when its function returned, or -1 with "message + traceback" pushed on
+ * L when it raised (co is then dead). */
+int lcall_resume(lua_State *L, lua_State *co, int nargs);
+/* Entries into Lua (lcall, lcall_resume) running now; 0 from the loop. */
+int lcall_depth(void);
 /* A lua_CFunction that turns an error into message + traceback. */
 int lcall_traceback(lua_State *L);
 

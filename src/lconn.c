@@ -2,6 +2,7 @@
 
 #include "lconn.h"
 
+#include "bibop.h"
 #include "conn.h"
 #include "lbox.h"
 #include "lcall.h"
@@ -27,10 +28,12 @@ struct lconn_handler {
     int outbound;
 };
 
-/* What a Lua conn object holds. conn is NULL once the connection is gone, so
- * a stale handle is an error and never reaches freed memory. */
+/* What a Lua conn object holds. The handle names the connection's slot and
+ * generation in its BiBOP page: once the connection is gone the generation
+ * no longer matches, so a stale object is an error and never reaches freed
+ * memory or the connection that took the slot next. */
 struct lconn_box {
-    struct conn *conn;
+    struct bibop_handle conn;
     struct lconn_handler *handler;
     struct resolve_request *resolving; /* outbound, while its name is looked up */
     double id;
@@ -47,13 +50,20 @@ static struct lconn_box *check_box(lua_State *L, int idx)
     return lbox_check(L, idx, CONN_META, "connection");
 }
 
-/* The live connection behind the handle at idx; raises if it is closed. */
+/* The connection behind a box, or NULL (with why) when it is gone. */
+static struct conn *box_conn(const struct lconn_box *box, const char **why)
+{
+    return bibop_handle_get(&box->conn, BIBOP_KIND_CONN, why);
+}
+
+/* The live connection behind the object at idx; raises if it is closed. */
 static struct conn *check_conn(lua_State *L, int idx)
 {
-    struct lconn_box *box = check_box(L, idx);
-    if (!box->conn)
-        luaL_error(L, "connection is closed");
-    return box->conn;
+    const char *why;
+    struct conn *conn = box_conn(check_box(L, idx), &why);
+    if (!conn)
+        luaL_error(L, "%s", why);
+    return conn;
 }
 
 static int push_failure(lua_State *L, const char *reason)
@@ -91,9 +101,10 @@ static int conn_write_l(lua_State *L)
 /* conn:close(): after pending output is flushed. Closing twice is harmless. */
 static int conn_close_l(lua_State *L)
 {
-    struct lconn_box *box = check_box(L, 1);
-    if (box->conn)
-        conn_close(box->conn);
+    const char *why;
+    struct conn *conn = box_conn(check_box(L, 1), &why);
+    if (conn)
+        conn_close(conn);
     return 0;
 }
 
@@ -173,8 +184,9 @@ static int conn_index_l(lua_State *L)
 
 static int conn_tostring_l(lua_State *L)
 {
+    const char *why;
     struct lconn_box *box = check_box(L, 1);
-    lua_pushfstring(L, "connection %d%s", (int)box->id, box->conn ? "" : " (closed)");
+    lua_pushfstring(L, "connection %d%s", (int)box->id, box_conn(box, &why) ? "" : " (closed)");
     return 1;
 }
 
@@ -245,7 +257,6 @@ static void on_close_cb(struct conn *conn, const char *reason, void *ud)
         resolve_cancel(box->resolving);
     lua_pushstring(state, reason);
     invoke(box, box->handler->h.on_close, 1, "on_close");
-    box->conn = NULL;
     luaL_unref(state, LUA_REGISTRYINDEX, box->ref);
     if (box->handler->outbound)
         free_handler(box->handler);
@@ -260,7 +271,8 @@ static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on
 static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_handler *handler)
 {
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
-    *box = (struct lconn_box){conn, handler, NULL, (double)conn_id(conn), LUA_NOREF};
+    *box = (struct lconn_box){bibop_handle_of(conn), handler, NULL, (double)conn_id(conn),
+                              LUA_NOREF};
     luaL_getmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
@@ -308,11 +320,13 @@ void lconn_accept(int fd)
 static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *arg)
 {
     struct lconn_box *box = arg;
+    const char *why;
+    struct conn *conn = box_conn(box, &why);
     box->resolving = NULL;
     if (err)
-        conn_abort(box->conn, err);
+        conn_abort(conn, err);
     else
-        conn_connect_to(box->conn, sa, len);
+        conn_connect_to(conn, sa, len);
 }
 
 /* mw.connect(host, port, handler): the connection object at once; on_connect

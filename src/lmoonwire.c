@@ -4,6 +4,8 @@
 
 #include "conn.h"
 #include "lconn.h"
+#include "ltask.h"
+#include "ltimer.h"
 #include "log.h"
 #include "luaheap.h"
 
@@ -70,8 +72,8 @@ static int mw_stats(lua_State *L)
     set_number(L, "heap_held", (double)luaheap_held());
     set_number(L, "connections", (double)conn_count());
     set_number(L, "accepted", (double)conn_accepted_total());
-    set_number(L, "tasks", 0);
-    set_number(L, "timers", 0);
+    set_number(L, "tasks", (double)ltask_count());
+    set_number(L, "timers", (double)ltimer_count());
     set_number(L, "deadline_hits", 0);
     return 1;
 }
@@ -91,6 +93,8 @@ int luaopen_moonwire(lua_State *L)
     lua_pushliteral(L, PACKAGE_VERSION);
     lua_setfield(L, -2, "version");
     lconn_register(L);
+    ltask_register(L);
+    ltimer_register(L);
     return 1;
 }
 

@@ -2,32 +2,29 @@
 
 #include "luaheap.h"
 
-#include <stdlib.h>
+#include "bibop.h"
 
-static size_t bytes_in_use;
+static struct bibop_heap *heap;
 
-void *luaheap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+struct bibop_heap *luaheap(void)
 {
-    (void)ud;
-    if (nsize == 0) {
-        if (ptr)
-            bytes_in_use -= osize;
-        free(ptr);
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p)
-        bytes_in_use += nsize - (ptr ? osize : 0);
-    return p;
+    if (!heap)
+        heap = bibop_heap_new(0);
+    return heap;
+}
+
+void luaheap_set_limit(size_t bytes)
+{
+    if (luaheap())
+        bibop_set_limit(heap, bytes);
 }
 
 size_t luaheap_in_use(void)
 {
-    return bytes_in_use;
+    return heap ? bibop_in_use(heap) : 0;
 }
 
-/* malloc does not say what it holds; in use is the best figure it gives. */
 size_t luaheap_held(void)
 {
-    return bytes_in_use;
+    return heap ? bibop_held(heap) : 0;
 }

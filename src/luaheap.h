@@ -1,11 +1,16 @@
-/* luaheap: the allocator behind the worker's Lua state, and its accounting.
- * The system allocator, counted, until the BiBOP heap takes its place. */
+/* luaheap: the worker's one BiBOP heap, shared by its Lua state (the Lua
+ * allocator, capped by --memory-limit) and the C objects Lua sees (boxes,
+ * never refused by the cap). Made at first use, one per process. */
 #ifndef MW_LUAHEAP_H
 #define MW_LUAHEAP_H
 
 #include <stddef.h>
 
-void *luaheap_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+struct bibop_heap;
+
+/* The process's heap; NULL only when the system refuses the arena. */
+struct bibop_heap *luaheap(void);
+void luaheap_set_limit(size_t bytes);
 size_t luaheap_in_use(void);
 size_t luaheap_held(void);
 

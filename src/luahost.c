@@ -2,6 +2,7 @@
 
 #include "luahost.h"
 
+#include "bibop.h"
 #include "lcall.h"
 #include "lmoonwire.h"
 #include "luaheap.h"
@@ -57,7 +58,8 @@ static int load_script(lua_State *L, const char *script, char *err, size_t errle
 
 lua_State *luahost_open(const char *script, char *err, size_t errlen)
 {
-    lua_State *L = lua_newstate(luaheap_alloc, NULL);
+    struct bibop_heap *heap = luaheap();
+    lua_State *L = heap ? lua_newstate(bibop_lua_alloc, heap) : NULL;
     if (!L) {
         snprintf(err, errlen, "cannot create the Lua state: out of memory");
         return NULL;

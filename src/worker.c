@@ -7,6 +7,7 @@
 #include "lconn.h"
 #include "listener.h"
 #include "lmoonwire.h"
+#include "ltask.h"
 #include "log.h"
 #include "luahost.h"
 #include "options.h"
@@ -52,11 +53,16 @@ int worker_check(const struct options *opts)
     if (!base)
         return 1;
     lconn_set_base(base);
+    if (ltask_set_base(base) < 0) {
+        event_base_free(base);
+        return 1;
+    }
     lua_State *L = load_handler(opts->script);
     if (L) {
         luahost_close(L);
         printf("%s: ok\n", opts->script);
     }
+    ltask_set_base(NULL);
     event_base_free(base);
     return L ? 0 : 1;
 }
@@ -127,6 +133,7 @@ static void worker_free(struct worker *w)
     resolve_shutdown();
     if (w->L)
         luahost_close(w->L);
+    ltask_set_base(NULL);
     if (w->base)
         event_base_free(w->base);
 }
@@ -140,6 +147,8 @@ int worker_run(const struct options *opts)
         goto done;
     lmoonwire_set_base(w.base);
     lconn_set_base(w.base);
+    if (ltask_set_base(w.base) < 0)
+        goto done;
     w.L = load_handler(opts->script);
     if (!w.L || watch_signals(&w) < 0 || open_listeners(&w, opts) < 0)
         goto done;

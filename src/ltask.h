@@ -1,0 +1,74 @@
+/* ltask: tasks as Lua sees them: mw.spawn (callback tasks), mw.task
+ * (mailbox tasks), mw.go (coroutine tasks) with mw.sleep and mw.receive.
+ * Validates, converts and calls task.c and timer.c; enters Lua only through
+ * lcall and lcall_resume. Also the C API other bindings use to park the
+ * running coroutine task and wake it (conn:read in serve handlers).
+ *
+ * Parking and waking, from a C function called by a coroutine task:
+ *
+ *     static int conn_read_l(lua_State *L) {
+ *         struct ltask *t = ltask_current(L);  // NULL: not in a task -> error
+ *         ... remember t (and ltask_push + luaL_ref it if it must outlive ...)
+ *         return ltask_park(L);                // yields
+ *     }
+ *     // later, from a loop callback (or even from inside Lua):
+ *     lua_pushlstring(L, data, len);
+ *     ltask_wake(L, t, 1);   // conn_read_l returns those values in the task
+ *
+ * A handle stays valid memory while the task is live, and for as long as a
+ * reference to its Lua object (ltask_push) is held; ltask_wake on a task that
+ * has ended or is not parked returns -1 and pops the values. */
+#ifndef MW_LTASK_H
+#define MW_LTASK_H
+
+#include <lua.h>
+
+struct event_base;
+struct ltask;
+
+/* Called once when a task ends; reason is "done", "stopped" or "error". */
+typedef void (*ltask_end_fn)(struct ltask *task, const char *reason, void *ud);
+
+/* Adds spawn, task, go, sleep, receive and self to the module table on top
+ * of the stack, registers the task type; L becomes the state tasks run in. */
+void ltask_register(lua_State *L);
+/* The loop tasks and timers run on; NULL at shutdown, once the Lua state
+ * is closed, drops what is still queued. Returns 0, or -1 (ENOMEM). */
+int ltask_set_base(struct event_base *base);
+/* Callback tasks queued and not yet run, plus tasks (mailbox, coroutine)
+ * started and not yet ended: what mw.stats().tasks reports. */
+size_t ltask_count(void);
+
+/* Starts a coroutine task running the function below nargs arguments on L's
+ * stack (it first runs from the run queue, as mw.go does). Pops them and
+ * pushes the task object. Raises on out of memory. */
+struct ltask *ltask_go(lua_State *L, int nargs);
+/* The coroutine task whose own coroutine is L, or NULL (the main thread, a
+ * callback task, a coroutine the task made itself). */
+struct ltask *ltask_current(lua_State *L);
+/* Parks the running coroutine task: `return ltask_park(L);` from a C
+ * function it called. It yields; the C function's results are the values
+ * given to ltask_wake. Raises when L is not a coroutine task's own thread. */
+int ltask_park(lua_State *L);
+/* Moves the nvalues on top of L to the task parked by ltask_park and
+ * resumes it: at once when called from the loop (no Lua running), else from
+ * the run queue, so no coroutine is ever resumed inside another. Returns 0,
+ * or -1 (values popped) when the task is not parked or has ended. */
+int ltask_wake(lua_State *L, struct ltask *task, int nvalues);
+/* Ends the task as t:stop() does (from outside its coroutine). */
+void ltask_stop(struct ltask *task);
+/* Sets the function told when the task ends (one per task; NULL clears). */
+void ltask_set_on_end(struct ltask *task, ltask_end_fn fn, void *ud);
+/* Pushes the task's object (nil once it has ended and been released). */
+void ltask_push(lua_State *L, struct ltask *task);
+/* The task object at idx, else an argument error ("task expected, got ..."). */
+struct ltask *ltask_check(lua_State *L, int idx);
+
+/* Slots: values held for C (callbacks, messages) in one table that is
+ * replaced when it empties, so a burst gives its memory back.
+ * put pops the top value and returns its slot (0 stands for nil). */
+int ltask_slot_put(lua_State *L);
+void ltask_slot_push(lua_State *L, int slot);
+void ltask_slot_free(lua_State *L, int slot);
+
+#endif
