@@ -22,6 +22,7 @@ res_stats() {
         printf "%s\t%s\t%s\t%s\t%g\t%g\t%g\t%g\t%d\n", k1, k2, k3, k4, med, v[1], v[n], sum, n
         n = 0; sum = 0
     }
+    $6 == "nan" { next }
     { id = $1 SUBSEP $2 SUBSEP $3 SUBSEP $5
       if (id != last) { flush(); k1 = $1; k2 = $2; k3 = $3; k4 = $5; last = id }
       v[++n] = $6 + 0; sum += $6 }
