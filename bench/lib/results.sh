@@ -66,7 +66,7 @@ res_echo_table() { # res_echo_table KEY TITLE SERVERS...
     echo "| server | req/s, median (min–max) | p50 µs | p99 µs | p999 µs | server CPU ns/message, median (min–max) | moonwire ÷ server, CPU/message | moonwire ÷ server, req/s | loadgen CPU | bad bytes + errors |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     for s in "$@"; do
-        [ -n "$(res_get echo "$key" "$s" rps n)" ] || continue
+        [ -n "$(res_get echo "$key" "$s" errors n)" ] || continue
         bad=$(awk -v a="$(res_get echo "$key" "$s" mismatches sum)" \
             -v b="$(res_get echo "$key" "$s" errors sum)" 'BEGIN { print a + b }')
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
@@ -88,7 +88,7 @@ res_idle_table() { # res_idle_table N SERVERS...
     echo "| server | bytes per connection, median (min–max) | RSS before → after, kB (median) | moonwire ÷ server | bad bytes + errors |"
     echo "|---|---|---|---|---|"
     for s in "$@"; do
-        [ -n "$(res_get idle "$n" "$s" bytes_per_conn n)" ] || continue
+        [ -n "$(res_get idle "$n" "$s" errors n)" ] || continue
         printf '| %s | %s | %s → %s | %s | %s |\n' "$s" \
             "$(res_range idle "$n" "$s" bytes_per_conn %.0f)" \
             "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss0_kb med)")" \
