@@ -23,9 +23,13 @@
 #include <valgrind/memcheck.h>
 #else
 #define RUNNING_ON_VALGRIND 0
+#define VALGRIND_CREATE_MEMPOOL(pool, rz, z) ((void)(pool))
+#define VALGRIND_DESTROY_MEMPOOL(pool) ((void)(pool))
+#define VALGRIND_MEMPOOL_ALLOC(pool, p, n) ((void)(pool), (void)(p), (void)(n))
+#define VALGRIND_MEMPOOL_FREE(pool, p) ((void)(pool), (void)(p))
+#define VALGRIND_MEMPOOL_CHANGE(pool, a, b, n) ((void)(pool), (void)(a), (void)(b), (void)(n))
 #define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, z) ((void)(p), (void)(n))
 #define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)(p))
-#define VALGRIND_RESIZEINPLACE_BLOCK(p, o, n, rz) ((void)(p), (void)(o), (void)(n))
 #define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)(p), (void)(n))
 #define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
 #define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
@@ -43,8 +47,8 @@
 #define ADDR_LIMIT ((uintptr_t)1 << 47)
 #define PAGE_MASK ((uintptr_t)BIBOP_PAGE_SIZE - 1)
 #define HEADER_SIZE 64
-#define NCLASS 87
-#define NLIST (NCLASS + BIBOP_KIND_COUNT)
+#define NCLASS_MAX 96
+#define NLIST (NCLASS_MAX + BIBOP_KIND_COUNT)
 #define SMALL_LOOKUP_MAX 1024
 
 /* The header at the start of every page. Box pages add one generation per slot. */
@@ -73,16 +77,8 @@ struct bibop_heap {
     uint32_t box_size[BIBOP_KIND_COUNT];
 };
 
-static const uint32_t class_size[NCLASS] = {
-    8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
-    136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 216, 224, 232, 240, 248, 256,
-    272, 288, 304, 320, 336, 352, 368, 384, 400, 416, 432, 448, 464, 480, 496, 512,
-    576, 640, 704, 768, 832, 896, 960, 1024,
-    1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048,
-    2304, 2560, 2816, 3072, 3328, 3584, 3840,
-    4088, 4360, 4672, 5032, 5456, 5952, 6544, 7272, 8184, 9352, 10912, 13088, 16368,
-    21824, 32736, 65472,
-};
+static uint32_t class_size[NCLASS_MAX];
+static unsigned nclass;
 
 static const char *const kind_names[BIBOP_KIND_COUNT] = {
     "free", "lua", "large", "connection", "listener", "timer", "task",
@@ -121,6 +117,27 @@ static void *map_aligned(size_t size, size_t align, int flags)
     return (void *)start;
 }
 
+/* The size classes of bibop.h: steps of 8 bytes, then 8 classes per doubling, then
+ * the page payload divided by 16, 15 ... 1 so the largest slots tile a page. */
+static size_t class_step(size_t size)
+{
+    if (size < 256)
+        return 8;
+    size_t top = 256;
+    while (top * 2 <= size)
+        top *= 2;
+    return top / 16 * (size < 512 ? 1 : 2);
+}
+
+static void class_init(void)
+{
+    size_t tile = BIBOP_MAX_CLASS / 16 & ~(size_t)7;
+    for (size_t size = 8; size < tile; size += class_step(size))
+        class_size[nclass++] = (uint32_t)size;
+    for (size_t n = 16; n >= 1; n--)
+        class_size[nclass++] = (uint32_t)(BIBOP_MAX_CLASS / n & ~(size_t)7);
+}
+
 static void arena_fill_lookup(void)
 {
     unsigned cls = 0;
@@ -149,6 +166,7 @@ static void arena_init(void)
     }
     arena.base = arena.bump = (uintptr_t)base;
     arena.end = arena.base + size;
+    class_init();
     arena_fill_lookup();
 }
 
@@ -208,26 +226,32 @@ static char *slot_link_get(char *slot)
     return next;
 }
 
-/* Tells the tools that n bytes at slot are now a live block (contents undefined). */
+/* Tells the tools that n bytes at slot are now a live block (contents undefined).
+ * For memcheck each page in service is a memory pool, so that a page retired with
+ * blocks still in it (a heap freed before its Lua state) takes them along. */
 static void slot_mark_used(char *slot, size_t slot_size, size_t n)
 {
     (void)slot_size;
     ASAN_POISON_MEMORY_REGION(slot, slot_size);
     ASAN_UNPOISON_MEMORY_REGION(slot, n);
-    VALGRIND_MALLOCLIKE_BLOCK(slot, n, 0, 0);
+    VALGRIND_MEMPOOL_ALLOC((char *)((uintptr_t)slot & ~PAGE_MASK), slot, n);
 }
 
 static void slot_mark_free(char *slot, size_t slot_size)
 {
     (void)slot_size;
-    VALGRIND_FREELIKE_BLOCK(slot, 0);
+    VALGRIND_MEMPOOL_FREE((char *)((uintptr_t)slot & ~PAGE_MASK), slot);
     ASAN_POISON_MEMORY_REGION(slot, slot_size);
 }
 
 static void slot_mark_resize(char *slot, size_t slot_size, size_t osize, size_t nsize)
 {
     (void)slot_size;
-    VALGRIND_RESIZEINPLACE_BLOCK(slot, osize, nsize, 0);
+    VALGRIND_MEMPOOL_CHANGE((char *)((uintptr_t)slot & ~PAGE_MASK), slot, slot, nsize);
+    if (nsize > osize)
+        VALGRIND_MAKE_MEM_UNDEFINED(slot + osize, nsize - osize);
+    else
+        VALGRIND_MAKE_MEM_NOACCESS(slot + nsize, osize - nsize);
     ASAN_POISON_MEMORY_REGION(slot, slot_size);
     ASAN_UNPOISON_MEMORY_REGION(slot, nsize);
 }
@@ -253,7 +277,17 @@ static void page_init(struct page *page, struct bibop_heap *heap, int kind, unsi
     page->bump = (char *)page + first;
     page->heap = heap;
     VALGRIND_MAKE_MEM_NOACCESS(page->bump, BIBOP_PAGE_SIZE - first);
+    VALGRIND_CREATE_MEMPOOL(page, 0, 0);
     ASAN_POISON_MEMORY_REGION(page->bump, BIBOP_PAGE_SIZE - first);
+}
+
+/* Takes a page out of service: any block still in it is gone. */
+static void page_retire(struct page *page)
+{
+    if (page->kind == BIBOP_KIND_FREE)
+        return;
+    VALGRIND_DESTROY_MEMPOOL(page);
+    page->kind = BIBOP_KIND_FREE;
 }
 
 static char *page_pop(struct page *page)
@@ -331,7 +365,7 @@ static struct page *heap_page_get(struct bibop_heap *heap)
  * page fault per 4 KiB each time, 10% of the run time on bench/alloc/workload.lua. */
 static void heap_page_put(struct bibop_heap *heap, struct page *page)
 {
-    page->kind = BIBOP_KIND_FREE;
+    page_retire(page);
     if (heap->nreserve < BIBOP_RESERVE + heap->held / BIBOP_PAGE_SIZE / 8) {
         list_push(&heap->reserve, page);
         heap->nreserve++;
@@ -341,19 +375,19 @@ static void heap_page_put(struct bibop_heap *heap, struct page *page)
     arena_page_put(page);
 }
 
-/* A new page for list (a class, or a box kind past NCLASS) of the given slot size. */
+/* A new page for list (a class, or a box kind past NCLASS_MAX) of the given slot size. */
 static struct page *heap_page_new(struct bibop_heap *heap, unsigned list, size_t size)
 {
     struct page *page = heap_page_get(heap);
     if (page == NULL)
         return NULL;
-    if (list < NCLASS) {
+    if (list < NCLASS_MAX) {
         page_init(page, heap, BIBOP_KIND_SMALL, list, size, HEADER_SIZE,
                   (BIBOP_PAGE_SIZE - HEADER_SIZE) / size);
     } else {
         size_t nslots = (BIBOP_PAGE_SIZE - HEADER_SIZE - 15) / (size + sizeof(uint32_t));
         size_t first = (HEADER_SIZE + nslots * sizeof(uint32_t) + 15) & ~(size_t)15;
-        page_init(page, heap, (int)(list - NCLASS), list, size, first, nslots);
+        page_init(page, heap, (int)(list - NCLASS_MAX), list, size, first, nslots);
     }
     list_push(&heap->avail[list], page);
     return page;
@@ -373,8 +407,9 @@ static char *heap_slot_get(struct bibop_heap *heap, unsigned list, size_t size)
     return slot;
 }
 
-/* Returns a slot to its page. A page that empties is retired unless it is the only
- * page of its list with room, which saves re-initialising it on alloc/free churn. */
+/* Returns a slot to its page. A page that empties is retired at once, even the last
+ * of its class: the reserve makes taking it back cheap, and keeping one empty page
+ * per class touched cost 0.5 MB of peak on bench/alloc/workload.lua. */
 static void heap_slot_put(struct bibop_heap *heap, char *slot)
 {
     struct page *page = page_of(slot);
@@ -384,7 +419,7 @@ static void heap_slot_put(struct bibop_heap *heap, char *slot)
         list_push(&heap->avail[page->list], page);
     }
     page_push(page, slot);
-    if (page->nused > 0 || (heap->avail[page->list] == page && page->next == NULL))
+    if (page->nused > 0)
         return;
     list_unlink(&heap->avail[page->list], page);
     heap_page_put(heap, page);
@@ -405,6 +440,7 @@ static void heap_list_release(struct bibop_heap *heap, struct page *page)
 {
     while (page != NULL) {
         struct page *next = page->next;
+        page_retire(page);
         heap->held -= BIBOP_PAGE_SIZE;
         arena_page_put(page);
         page = next;
@@ -451,12 +487,12 @@ size_t bibop_peak_held(const struct bibop_heap *heap)
 
 unsigned bibop_class_count(void)
 {
-    return NCLASS;
+    return nclass;
 }
 
 size_t bibop_class_size(unsigned index)
 {
-    return index < NCLASS ? class_size[index] : 0;
+    return index < nclass ? class_size[index] : 0;
 }
 
 /* ---- the Lua heap ---- */
@@ -465,7 +501,7 @@ static unsigned class_of(size_t size)
 {
     if (size <= SMALL_LOOKUP_MAX)
         return arena.lookup[(size + 7) / 8];
-    unsigned lo = arena.lookup[SMALL_LOOKUP_MAX / 8], hi = NCLASS - 1;
+    unsigned lo = arena.lookup[SMALL_LOOKUP_MAX / 8], hi = nclass - 1;
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
         if (class_size[mid] < size)
@@ -668,7 +704,7 @@ void *bibop_box_new(struct bibop_heap *heap, int kind, size_t size, uint32_t *ge
         errno = EINVAL;
         return NULL;
     }
-    char *box = heap_slot_get(heap, NCLASS + (unsigned)kind, slot_size);
+    char *box = heap_slot_get(heap, NCLASS_MAX + (unsigned)kind, slot_size);
     if (box == NULL) {
         errno = ENOMEM;
         return NULL;

@@ -1,5 +1,5 @@
 /* bibop: a big-bag-of-pages allocator for the Lua heap and the C objects Lua sees.
- * Each 64 KiB page holds one kind of object (a Lua size class, or one C type), so the
+ * Each 32 KiB page holds one kind of object (a Lua size class, or one C type), so the
  * kind of any object is found from its address alone: no object carries a header. */
 #ifndef MW_BIBOP_H
 #define MW_BIBOP_H
@@ -10,22 +10,26 @@
 /*
  * Pages
  *
- * BIBOP_PAGE_SIZE is 64 KiB, and every page is aligned to it, so the page of an object
- * is its address with the low 16 bits cleared, and its kind is one load from there.
- * 64 KiB because: the 64-byte page header costs 0.1%; the largest size classes (up to
- * 32 KiB, two to a page) and a whole-page class up to 65472 bytes fit without a system
- * call, which covers LuaJIT's growing stacks, string buffers and table parts until
- * they are large enough for mmap to be cheap by comparison; and a heap that touches
- * a class holds at most one partly used page of it, which stays small for a worker.
+ * BIBOP_PAGE_SIZE is 32 KiB, and every page is aligned to it, so the page of an object
+ * is its address with the low 15 bits cleared, and its kind is one load from there.
+ * Why 32 KiB: a heap holds at least one partly used page of every class it touches,
+ * and the long-lived objects a Lua state makes at start (library functions, names)
+ * pin about forty of them; on bench/alloc/workload.lua the peak held was 13.0-14.2
+ * MB with 64 KiB pages, 11.5-12.8 MB with 32 KiB and 11.0 MB with 16 KiB, against
+ * 10.3 MB in use. Below 32 KiB the gain is small, while every block above a page
+ * must be mapped on its own (a system call each): 32 KiB keeps LuaJIT's stacks,
+ * string buffers and table parts up to 32704 bytes in pages. The 64-byte header
+ * costs 0.2%.
  *
  * Pages are carved from one arena per process, reserved at first use as 64 GiB of
  * MAP_NORESERVE address space (halved until the system grants it), aligned to the
  * page size and checked to end below 2^47, as LuaJIT's GC64 mode needs. The whole
  * arena is readable, so bibop_kind_of on any address in it is safe: a page never
  * used, or given back to the system with madvise(MADV_DONTNEED), reads as zeros,
- * which is BIBOP_KIND_FREE. Each heap keeps up to BIBOP_RESERVE empty pages for
- * reuse; past that, empty pages go back to the system (their address range is then
- * reused by any heap in the process).
+ * which is BIBOP_KIND_FREE. Each heap keeps empty pages for reuse, up to
+ * BIBOP_RESERVE plus an eighth of what it holds (a collection empties pages in a
+ * burst that the next cycle takes again); past that, empty pages go back to the
+ * system, and their address range is reused by any heap in the process.
  *
  * Size classes (bytes), from LuaJIT's own requests (bench/alloc/sizes.c on
  * bench/alloc/workload.lua and bench/alloc/echo_state.lua):
@@ -43,15 +47,15 @@
  * Nearly every request is a multiple of 8 below 400 bytes, or a string whose size
  * is a multiple of 4 (which must round up to 8: a string starts with 8-byte fields).
  * So classes are exact multiples of 8 where requests are dense, then 8 classes per
- * doubling (12.5% waste at most), then page-payload / n so large slots tile a page:
+ * doubling (12.5% waste at most), then page-payload / n so large slots tile a page
+ * (bibop.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB pages):
  *
  *     8 .. 256 step 8        (32 classes)
  *     272 .. 512 step 16     (16)
  *     576 .. 1024 step 64    (8)
- *     1152 .. 2048 step 128  (8)
- *     2304 .. 3840 step 256  (7)
- *     4088 4360 4672 5032 5456 5952 6544 7272 8184 9352 10912 13088 16368 21824 32736
- *     65472 = a whole page   (16: 65472 / n for n = 16 .. 1)
+ *     1152 .. 1920 step 128  (7)
+ *     2040 2176 2336 2512 2720 2968 3264 3632 4088 4672 5448 6536 8176 10896 16352
+ *     32704 = a whole page   (16: 32704 / n for n = 16 .. 1, rounded down to 8)
  *
  * Larger requests are mapped from the system one by one (mmap, mremap to grow). On
  * free and realloc they are told apart from page objects by address (outside the
@@ -81,9 +85,12 @@
  * is locked, so heaps in different threads of one process may run side by side.
  */
 
-#define BIBOP_PAGE_SIZE ((size_t)65536)
+#ifndef BIBOP_PAGE_SHIFT
+#define BIBOP_PAGE_SHIFT 15
+#endif
+#define BIBOP_PAGE_SIZE ((size_t)1 << BIBOP_PAGE_SHIFT)
 #define BIBOP_RESERVE 8
-#define BIBOP_MAX_CLASS ((size_t)65472)
+#define BIBOP_MAX_CLASS (BIBOP_PAGE_SIZE - 64)
 
 enum bibop_kind {
     BIBOP_KIND_FREE,  /* an unused page, or an address no heap owns */

@@ -60,6 +60,7 @@ START_TEST(test_every_class_allocs_reallocs_and_frees)
         fill(p, size, i);
         ck_assert_ptr_eq(lalloc(p, size, size - 7), p);
         ck_assert_ptr_eq(lalloc(p, size - 7, size), p);
+        fill(p, size, i);
         size_t bigger = size + 1;
         char *q = lalloc(p, size, bigger);
         ck_assert_ptr_nonnull(q);

@@ -1,8 +1,9 @@
 /* One run of a Lua workload under one allocator, in a fresh process, so the peak
  * resident size (VmHWM) belongs to that allocator alone. Prints one line:
- *   variant seconds hwm_delta_bytes peak_held_bytes in_use_peak_kib
- * where hwm_delta is VmHWM at the end minus VmRSS before the state was made, and
- * peak_held is what the allocator itself reports (bibop only, else 0). */
+ *   variant wall_seconds cpu_seconds hwm_delta_bytes peak_held_bytes
+ * where cpu is user + system time of the process (steadier than wall time on a
+ * shared machine), hwm_delta is VmHWM at the end minus VmRSS before the state was
+ * made, and peak_held is what the allocator itself reports (bibop only, else 0). */
 #include "bibop.h"
 
 #include <lauxlib.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* The system allocator, as Lua's manual writes it. */
@@ -44,6 +46,14 @@ static double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double bench_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static lua_State *bench_state(const char *variant, struct bibop_heap **heap)
@@ -83,7 +93,7 @@ int main(int argc, char **argv)
     }
     struct bibop_heap *heap = NULL;
     size_t rss0 = bench_status_bytes("VmRSS");
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = bench_cpu();
     lua_State *L = bench_state(argv[1], &heap);
     if (L == NULL) {
         fprintf(stderr, "allocbench: cannot make a %s state\n", argv[1]);
@@ -91,9 +101,10 @@ int main(int argc, char **argv)
     }
     int rc = bench_run(L, argc - 2, argv + 2);
     lua_close(L);
-    double t1 = bench_now();
+    double t1 = bench_now(), c1 = bench_cpu();
     size_t hwm = bench_status_bytes("VmHWM");
-    printf("%s %.3f %zu %zu\n", argv[1], t1 - t0, hwm - rss0, heap ? bibop_peak_held(heap) : 0);
+    printf("%s %.3f %.3f %zu %zu\n", argv[1], t1 - t0, c1 - c0, hwm - rss0,
+           heap ? bibop_peak_held(heap) : 0);
     bibop_heap_free(heap);
     return rc;
 }
