@@ -66,7 +66,8 @@ struct conn {
 static struct conn_group *groups;
 static size_t open_count;
 static uint64_t accepted_total;
-static void (*close_observer)(void);
+static void (*close_observer)(void *);
+static void *close_observer_arg;
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void idle_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -253,7 +254,7 @@ static void conn_destroy(struct conn *conn)
     if (--g->count == 0 && g->released)
         group_free(g);
     if (close_observer)
-        close_observer();
+        close_observer(close_observer_arg);
 }
 
 /* Marks the conn failed and moves it from the idle order to the dying. It is destroyed
@@ -669,9 +670,10 @@ uint64_t conn_accepted_total(void)
     return accepted_total;
 }
 
-void conn_set_close_observer(void (*fn)(void))
+void conn_set_close_observer(void (*fn)(void *), void *arg)
 {
     close_observer = fn;
+    close_observer_arg = arg;
 }
 
 /* For a worker that drains: a connection is idle when no input came for

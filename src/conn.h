@@ -77,6 +77,6 @@ size_t conn_close_idle(uint32_t idle_ms, const char *reason);
 size_t conn_count(void);
 uint64_t conn_accepted_total(void);
 /* Called after a connection is gone, e.g. to resume accepting. */
-void conn_set_close_observer(void (*fn)(void));
+void conn_set_close_observer(void (*fn)(void *), void *arg);
 
 #endif

@@ -30,7 +30,12 @@ int lcall(lua_State *L, int nargs)
     int rc = lua_pcall(L, nargs, 0, base);
     depth--;
     lua_remove(L, rc == 0 ? base : -2);
-    return rc == 0 ? 0 : -1;
+    if (rc != LUA_ERRMEM)
+        return rc == 0 ? 0 : -1;
+    /* What the failed call built is garbage now: free it before the caller
+     * pushes anything, outside protection, onto a full heap. */
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return LCALL_ERRMEM;
 }
 
 int lcall_resume(lua_State *L, lua_State *co, int nargs)

@@ -6,8 +6,11 @@
 
 #include <lua.h>
 
+#define LCALL_ERRMEM (-2) /* the Lua heap is full (--memory-limit) */
+
 /* Calls the function below nargs arguments on the stack, dropping results.
- * Returns 0, or -1 with "message + traceback" left on top of the stack. */
+ * Returns 0, or -1 (LCALL_ERRMEM when out of memory) with the message, and a
+ * traceback unless out of memory, left on top of the stack. */
 int lcall(lua_State *L, int nargs);
 /* Resumes the coroutine co (a thread of L) with the nargs values on top of
  * its stack. Returns 1 when it yielded (the yielded values on co's stack),

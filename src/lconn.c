@@ -199,7 +199,7 @@ static const luaL_Reg conn_methods[] = {
 /* ---- callbacks from conn.c into the handler ---- */
 
 /* Calls handler callback ref with the conn object and nargs values above it.
- * Returns 0, or -1 after logging the error. */
+ * Returns 0, or lcall's error code after logging the error. */
 static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
 {
     lua_State *L = state;
@@ -213,11 +213,12 @@ static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
         lua_insert(L, -2 - nargs);
         lua_insert(L, -2 - nargs);
     }
-    if (lcall(L, nargs + 1) == 0)
+    int rc = lcall(L, nargs + 1);
+    if (rc == 0)
         return 0;
     log_error("connection %.0f: %s: %s", box->id, what, lua_tostring(L, -1));
     lua_pop(L, 1);
-    return -1;
+    return rc;
 }
 
 static void on_open_cb(struct conn *conn, void *ud)
@@ -227,12 +228,20 @@ static void on_open_cb(struct conn *conn, void *ud)
         conn_abort(conn, "error");
 }
 
+/* Why a connection whose handler raised is closed: LuaJIT's memory error
+ * (the heap hit --memory-limit) is told apart from the rest. */
+static const char *error_reason(int rc)
+{
+    return rc == LCALL_ERRMEM ? "out of memory" : "error";
+}
+
 static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud)
 {
     struct lconn_box *box = ud;
     lua_pushlstring(state, data, len);
-    if (invoke(box, box->handler->h.on_data, 1, "on_data") < 0)
-        conn_abort(conn, "error");
+    int rc = invoke(box, box->handler->h.on_data, 1, "on_data");
+    if (rc < 0)
+        conn_abort(conn, error_reason(rc));
 }
 
 static void on_drain_cb(struct conn *conn, void *ud)

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,10 +17,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define ACCEPT_RETRY_MS 100
 #define LISTEN_BACKLOG 1024
 
 struct listener {
     struct evconnlistener *ev;
+    struct event *retry; /* re-enables accepting after running out of descriptors */
+    int paused;          /* by listener_pause */
+    int starved;         /* out of descriptors since the last accept */
     listener_accept_fn on_accept;
     void *arg;
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unlinked on close */
@@ -97,14 +102,43 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
 {
     struct listener *l = arg;
     (void)ev, (void)sa, (void)salen;
+    if (l->starved) {
+        l->starved = 0;
+        log_info("accept on %s: accepting again", l->name);
+    }
     l->on_accept(fd, l->arg);
 }
 
+static int out_of_descriptors(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* Out of descriptors the socket stays readable: accepting again at once
+ * would spin. Pause, retry in a moment, and say so once per episode. */
 static void accept_error_cb(struct evconnlistener *ev, void *arg)
 {
     struct listener *l = arg;
-    (void)ev;
-    log_error("accept on %s: %s", l->name, strerror(errno));
+    int err = errno;
+    if (!out_of_descriptors(err)) {
+        log_error("accept on %s: %s", l->name, strerror(err));
+        return;
+    }
+    if (!l->starved)
+        log_error("accept on %s: %s; pausing accepts, retrying every %d ms", l->name,
+                  strerror(err), ACCEPT_RETRY_MS);
+    l->starved = 1;
+    struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
+    evconnlistener_disable(ev);
+    evtimer_add(l->retry, &tv);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+    (void)fd, (void)what;
+    if (!l->paused)
+        evconnlistener_enable(l->ev);
 }
 
 /* The address fd is bound to, with port 0 resolved; its text is "ip:port". */
@@ -142,10 +176,14 @@ struct listener *listener_adopt(struct event_base *base, int fd, const char *nam
     l->on_accept = on_accept;
     l->arg = arg;
     snprintf(l->name, sizeof l->name, "%s", name);
-    l->ev = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                               0, fd);
+    l->retry = evtimer_new(base, accept_retry_cb, l);
+    if (l->retry)
+        l->ev = evconnlistener_new(base, accept_cb, l,
+                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     if (!l->ev) {
         snprintf(err, errlen, "listen %s: cannot register with the event loop", name);
+        if (l->retry)
+            event_free(l->retry);
         free(l);
         return NULL;
     }
@@ -174,12 +212,14 @@ struct listener *listener_open(struct event_base *base, const struct addr *addr,
 
 void listener_pause(struct listener *l)
 {
+    l->paused = 1;
     if (evconnlistener_disable(l->ev) < 0)
         log_warn("stop accepting on %s: cannot update the event loop", l->name);
 }
 
 void listener_resume(struct listener *l)
 {
+    l->paused = 0;
     if (evconnlistener_enable(l->ev) < 0)
         log_warn("resume accepting on %s: cannot update the event loop", l->name);
 }
@@ -192,6 +232,7 @@ const char *listener_name(const struct listener *l)
 void listener_close(struct listener *l)
 {
     evconnlistener_free(l->ev);
+    event_free(l->retry);
     if (l->unix_path[0] && unlink(l->unix_path) < 0)
         log_warn("unlink %s: %s", l->unix_path, strerror(errno));
     free(l);

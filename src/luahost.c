@@ -6,6 +6,7 @@
 #include "lcall.h"
 #include "lmoonwire.h"
 #include "luaheap.h"
+#include "log.h"
 
 #include <lauxlib.h>
 #include <limits.h>
@@ -56,6 +57,14 @@ static int load_script(lua_State *L, const char *script, char *err, size_t errle
     return 0;
 }
 
+/* An error outside any protected call (memory, in practice): say what it
+ * was before the process ends, so the master's restart has a reason. */
+static int on_panic(lua_State *L)
+{
+    log_error("Lua panic (unprotected error): %s", lua_tostring(L, -1));
+    return 0;
+}
+
 lua_State *luahost_open(const char *script, char *err, size_t errlen)
 {
     struct bibop_heap *heap = luaheap();
@@ -64,6 +73,7 @@ lua_State *luahost_open(const char *script, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the Lua state: out of memory");
         return NULL;
     }
+    lua_atpanic(L, on_panic);
     luaL_openlibs(L);
     set_search_path(L);
     lmoonwire_open(L);
