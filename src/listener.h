@@ -1,6 +1,7 @@
 /* listener: a bound, listening socket that hands accepted descriptors on.
  * Binds TCP (v4/v6) and UNIX addresses with errors in the system's words;
- * a stale UNIX socket file left by a dead server is replaced. */
+ * a stale UNIX socket file left by a dead server is replaced. Sockets may be
+ * bound by one process (the master) and accepted on by another (a worker). */
 #ifndef MW_LISTENER_H
 #define MW_LISTENER_H
 
@@ -12,9 +13,23 @@ struct listener;
 
 typedef void (*listener_accept_fn)(int fd, void *arg);
 
+/* Binds and listens: the descriptor, or -1 with err set. bound (if not NULL)
+ * gets the address bound, port 0 resolved. With reuseport the socket joins
+ * the address's SO_REUSEPORT group, over which the kernel spreads connections. */
+int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, char *err,
+                  size_t errlen);
+/* Accepts on a listening descriptor bound elsewhere (by the master); closes
+ * it on listener_close, and never unlinks a UNIX socket file. */
+struct listener *listener_adopt(struct event_base *base, int fd, const char *name,
+                                listener_accept_fn on_accept, void *arg, char *err,
+                                size_t errlen);
+/* listener_bind + listener_adopt; a UNIX socket file is unlinked on close. */
 struct listener *listener_open(struct event_base *base, const struct addr *addr,
                                listener_accept_fn on_accept, void *arg, char *err,
                                size_t errlen);
+/* Stops and restarts accepting; connections wait in the kernel's backlog. */
+void listener_pause(struct listener *l);
+void listener_resume(struct listener *l);
 /* The address actually bound ("127.0.0.1:39211" after asking for port 0). */
 const char *listener_name(const struct listener *l);
 void listener_close(struct listener *l);

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 
 static struct event_base *loop_base;
+static int worker_id;
 
 void lmoonwire_set_base(struct event_base *base)
 {
@@ -53,9 +54,15 @@ static int mw_now(lua_State *L)
     return 1;
 }
 
+void lmoonwire_set_worker_id(int id)
+{
+    worker_id = id;
+}
+
+/* mw.worker_id(): this worker's number, 0..N-1; a replacement keeps it. */
 static int mw_worker_id(lua_State *L)
 {
-    lua_pushinteger(L, 0);
+    lua_pushinteger(L, worker_id);
     return 1;
 }
 

@@ -12,6 +12,8 @@ struct event_base;
 void lmoonwire_open(lua_State *L);
 /* The loop whose cached time mw.now() reads; NULL under --check. */
 void lmoonwire_set_base(struct event_base *base);
+/* The number mw.worker_id() returns (0..N-1; 0 under --check). */
+void lmoonwire_set_worker_id(int id);
 int luaopen_moonwire(lua_State *L);
 
 #endif

@@ -2,6 +2,8 @@
 
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static enum log_level current_level = LOG_INFO;
 static int current_worker = 0;
+static const char *log_path; /* --log-file, reopened on request */
 
 int log_level_parse(const char *name)
 {
@@ -29,6 +32,38 @@ void log_set_level(enum log_level level)
 void log_set_worker(int worker_id)
 {
     current_worker = worker_id;
+}
+
+/* Opens path for appending as standard error, so that whatever else writes
+ * there (Lua's io.stderr, a library) lands in the log file too. */
+static int open_as_stderr(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "log file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+        snprintf(err, errlen, "log file %s: dup2: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (fd != STDERR_FILENO)
+        close(fd);
+    return 0;
+}
+
+int log_open_file(const char *path, char *err, size_t errlen)
+{
+    if (open_as_stderr(path, err, errlen) < 0)
+        return -1;
+    log_path = path;
+    return 0;
+}
+
+int log_reopen(char *err, size_t errlen)
+{
+    return log_path ? open_as_stderr(log_path, err, errlen) : 0;
 }
 
 int log_enabled(enum log_level level)

@@ -1,14 +1,20 @@
-/* log: leveled log lines to stderr.
+/* log: leveled log lines to stderr, or to --log-file (made stderr).
  * Each line: timestamp, level, worker, message. The level names are the
  * ones --log-level accepts. */
 #ifndef MW_LOG_H
 #define MW_LOG_H
+
+#include <stddef.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 int log_level_parse(const char *name);   /* level, or -1 when unknown */
 void log_set_level(enum log_level level);
 void log_set_worker(int worker_id);      /* -1: the master / single process */
+/* Appends to path from now on, as standard error; -1 with err set on failure. */
+int log_open_file(const char *path, char *err, size_t errlen);
+/* Opens the log file again (after it was rotated); 0 when there is none. */
+int log_reopen(char *err, size_t errlen);
 int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

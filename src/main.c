@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "master.h"
 #include "options.h"
 #include "worker.h"
 
@@ -30,5 +31,5 @@ int main(int argc, char **argv)
     log_set_level(opts.log_level);
     /* A peer that goes away must cost a connection, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    return opts.check ? worker_check(&opts) : worker_run(&opts);
+    return opts.check ? worker_check(&opts) : master_run(&opts);
 }

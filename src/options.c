@@ -4,16 +4,26 @@
 
 #include "log.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { OPT_CHECK = 256, OPT_LOG_LEVEL };
+enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_SHUTDOWN_TIMEOUT, OPT_PID_FILE, OPT_USER, OPT_LOG_FILE };
+enum { OPT_MAX_CONNS = 300, OPT_MEMORY_LIMIT };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"check", no_argument, NULL, OPT_CHECK},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"workers", required_argument, NULL, 'w'},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+    {"user", required_argument, NULL, OPT_USER},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -24,8 +34,15 @@ const char *options_usage(void)
     return "usage: moonwire [options] SCRIPT\n"
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
            "                         (default " OPTIONS_DEFAULT_LISTEN ")\n"
+           "  -w, --workers N|auto   worker processes; auto = online CPUs (default 1)\n"
+           "      --shutdown-timeout SEC  time workers have to drain at a stop (default 10)\n"
+           "      --max-conns N      connections per worker; past it, accepting pauses\n"
+           "      --memory-limit SIZE  Lua heap per worker, e.g. 64M or 1G (default: none)\n"
            "      --check            load and check SCRIPT, then exit\n"
            "      --log-level LEVEL  error|warn|info|debug (default info)\n"
+           "      --log-file PATH    log there instead of stderr; SIGUSR1 reopens it\n"
+           "      --pid-file PATH    write the master's pid there; refuse to start if taken\n"
+           "      --user USER        bind, then run the workers as USER (never as root)\n"
            "  -V, --version          print the version and exit\n"
            "  -h, --help             print this help and exit\n";
 }
@@ -37,9 +54,98 @@ static enum options_result usage_error(char *err, size_t errlen, const char *fmt
     return OPTIONS_USAGE;
 }
 
+/* -w N (1..OPTIONS_MAX_WORKERS) or "auto", stored as 0. */
+static int parse_workers(const char *arg, int *out)
+{
+    char *end;
+    if (strcmp(arg, "auto") == 0) {
+        *out = 0;
+        return 0;
+    }
+    errno = 0;
+    long n = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || n < 1 || n > OPTIONS_MAX_WORKERS)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+/* A duration in seconds, fractions allowed, at most a day. */
+static int parse_seconds(const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double s = strtod(arg, &end);
+    if (errno || end == arg || *end || !(s >= 0 && s <= 86400))
+        return -1;
+    *out = s;
+    return 0;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *arg, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double n = strtod(arg, &end);
+    double unit = *end == 'K' || *end == 'k' ? 1024.0
+                  : *end == 'M' || *end == 'm' ? 1048576.0
+                  : *end == 'G' || *end == 'g' ? 1073741824.0
+                                               : 1.0;
+    if (unit > 1.0)
+        end++;
+    if (errno || end == arg || *end || !(n >= 1 && n * unit < 1e15))
+        return -1;
+    *out = (size_t)(n * unit);
+    return 0;
+}
+
+/* --max-conns and --memory-limit: 1 when c was one of them (and taken). */
+static int take_limit(int c, struct options *opts, enum options_result *r, char *err,
+                      size_t errlen)
+{
+    long n;
+    char *end;
+    switch (c) {
+    case OPT_MAX_CONNS:
+        errno = 0;
+        n = strtol(optarg, &end, 10);
+        opts->max_conns = errno || *end || end == optarg || n < 1 || n > 10000000 ? 0 : n;
+        if (!opts->max_conns)
+            *r = usage_error(err, errlen, "invalid --max-conns '%s' (expected 1 or more)", optarg);
+        return 1;
+    case OPT_MEMORY_LIMIT:
+        if (parse_size(optarg, &opts->memory_limit) < 0)
+            *r = usage_error(err, errlen, "invalid --memory-limit '%s' (expected e.g. 64M)",
+                             optarg);
+        return 1;
+    }
+    return 0;
+}
+
+/* The options that take a value and have nothing else to check. */
+static int take_path(int c, struct options *opts)
+{
+    switch (c) {
+    case OPT_PID_FILE:
+        opts->pid_file = optarg;
+        return 1;
+    case OPT_USER:
+        opts->user = optarg;
+        return 1;
+    case OPT_LOG_FILE:
+        opts->log_file = optarg;
+        return 1;
+    }
+    return 0;
+}
+
 static enum options_result take_option(int c, struct options *opts, const char *bad,
                                        char *err, size_t errlen)
 {
+    enum options_result r = OPTIONS_RUN;
+    if (take_path(c, opts) || take_limit(c, opts, &r, err, errlen))
+        return r;
     switch (c) {
     case 'l':
         if (opts->nlisten == OPTIONS_MAX_LISTEN)
@@ -48,6 +154,16 @@ static enum options_result take_option(int c, struct options *opts, const char *
         return OPTIONS_RUN;
     case OPT_CHECK:
         opts->check = 1;
+        return OPTIONS_RUN;
+    case 'w':
+        if (parse_workers(optarg, &opts->workers) < 0)
+            return usage_error(err, errlen, "invalid --workers '%s' (expected 1..256 or auto)",
+                               optarg);
+        return OPTIONS_RUN;
+    case OPT_SHUTDOWN_TIMEOUT:
+        if (parse_seconds(optarg, &opts->shutdown_timeout) < 0)
+            return usage_error(err, errlen, "invalid --shutdown-timeout '%s' (expected seconds)",
+                               optarg);
         return OPTIONS_RUN;
     case OPT_LOG_LEVEL:
         opts->log_level = log_level_parse(optarg);
@@ -72,11 +188,13 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
 {
     memset(opts, 0, sizeof *opts);
     opts->log_level = LOG_INFO;
+    opts->workers = 1;
+    opts->shutdown_timeout = OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT;
     optind = 0; /* glibc: 0 also resets getopt's internal state, for repeated calls */
     opterr = 0;
     for (;;) {
         int prev = optind ? optind : 1;
-        int c = getopt_long(argc, argv, ":l:Vh", long_options, NULL);
+        int c = getopt_long(argc, argv, ":l:w:Vh", long_options, NULL);
         if (c == -1)
             break;
         enum options_result r = take_option(c, opts, prev < argc ? argv[prev] : "", err, errlen);

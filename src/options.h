@@ -8,6 +8,8 @@
 
 #define OPTIONS_MAX_LISTEN 16
 #define OPTIONS_DEFAULT_LISTEN "127.0.0.1:7000"
+#define OPTIONS_MAX_WORKERS 256
+#define OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT 10.0
 
 struct options {
     const char *listen[OPTIONS_MAX_LISTEN]; /* as written; parsed by addr_parse */
@@ -15,6 +17,13 @@ struct options {
     const char *script;
     int check;     /* --check: load the script and exit */
     int log_level; /* enum log_level */
+    int workers;             /* worker processes; 0 = auto (online CPUs) */
+    double shutdown_timeout; /* seconds a stopping worker has to drain */
+    const char *pid_file;    /* NULL: none */
+    const char *user;        /* NULL: do not change user */
+    const char *log_file;    /* NULL: standard error */
+    long max_conns;          /* per worker; 0 = no limit */
+    size_t memory_limit;     /* Lua heap bytes per worker; 0 = no limit */
 };
 
 enum options_result {

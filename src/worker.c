@@ -9,24 +9,33 @@
 #include "lmoonwire.h"
 #include "ltask.h"
 #include "log.h"
+#include "luaheap.h"
 #include "luahost.h"
 #include "options.h"
 #include "resolve.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #define ERR_MAX 1024
-#define STOP_SIGNALS 2
+#define WORKER_SIGNALS 3
+/* Draining: a connection with no input for this long and nothing queued is idle;
+ * long enough that a client between two requests of one exchange is not cut. */
+#define DRAIN_IDLE_MS 1000
+#define DRAIN_TICK_MS 50
 
 struct worker {
     struct event_base *base;
     lua_State *L;
+    const struct options *opts;
     struct listener *listeners[OPTIONS_MAX_LISTEN];
     int nlisteners;
-    struct event *signals[STOP_SIGNALS];
+    struct event *signals[WORKER_SIGNALS];
+    struct event *drain_tick, *drain_deadline; /* while draining */
+    int accept_full;                           /* paused at --max-conns */
 };
 
 /* Loads the script and takes its handler; logs why when it cannot. */
@@ -47,48 +56,68 @@ static lua_State *load_handler(const char *script)
     return L;
 }
 
-int worker_check(const struct options *opts)
+int worker_check_script(const char *script)
 {
     struct event_base *base = event_base_new();
-    if (!base)
-        return 1;
+    if (!base) {
+        log_error("%s: cannot create an event loop", script);
+        return -1;
+    }
     lconn_set_base(base);
     if (ltask_set_base(base) < 0) {
         event_base_free(base);
-        return 1;
+        return -1;
     }
-    lua_State *L = load_handler(opts->script);
-    if (L) {
+    lua_State *L = load_handler(script);
+    if (L)
         luahost_close(L);
-        printf("%s: ok\n", opts->script);
-    }
     ltask_set_base(NULL);
     event_base_free(base);
-    return L ? 0 : 1;
+    return L ? 0 : -1;
+}
+
+int worker_check(const struct options *opts)
+{
+    if (worker_check_script(opts->script) < 0)
+        return 1;
+    printf("%s: ok\n", opts->script);
+    return 0;
+}
+
+/* At --max-conns accepting pauses (newcomers wait in the kernel's backlog)
+ * and resumes when a connection closes; never while draining. */
+static void gate_accepting(void *arg)
+{
+    struct worker *w = arg;
+    long max = w->opts->max_conns;
+    int full = max > 0 && (long)conn_count() >= max;
+    if (full == w->accept_full || w->drain_tick)
+        return;
+    w->accept_full = full;
+    for (int i = 0; i < w->nlisteners; i++)
+        (full ? listener_pause : listener_resume)(w->listeners[i]);
+    log_debug("%ld connections open: accepting %s", (long)conn_count(),
+              full ? "paused" : "resumed");
 }
 
 static void on_accept(int fd, void *arg)
 {
-    (void)arg;
     lconn_accept(fd);
+    gate_accepting(arg);
 }
 
-static int open_listeners(struct worker *w, const struct options *opts)
+/* Accepts on the sockets the master bound; each is this worker's to close. */
+static int adopt_listeners(struct worker *w, const struct worker_socket *socks, int nsocks)
 {
     char err[ERR_MAX];
-    for (int i = 0; i < opts->nlisten; i++) {
-        struct addr addr;
-        if (addr_parse(opts->listen[i], &addr, err, sizeof err) < 0) {
-            log_error("%s", err);
-            return -1;
-        }
-        struct listener *l = listener_open(w->base, &addr, on_accept, w, err, sizeof err);
+    for (int i = 0; i < nsocks; i++) {
+        struct listener *l =
+            listener_adopt(w->base, socks[i].fd, socks[i].name, on_accept, w, err, sizeof err);
         if (!l) {
             log_error("%s", err);
             return -1;
         }
         w->listeners[w->nlisteners++] = l;
-        log_info("listening on %s", listener_name(l));
     }
     return 0;
 }
@@ -100,25 +129,90 @@ static void close_listeners(struct worker *w)
     w->nlisteners = 0;
 }
 
-static void on_stop_signal(evutil_socket_t signum, short what, void *arg)
+static void stop_now(struct worker *w, const char *why)
 {
-    struct worker *w = arg;
-    (void)what;
-    log_info("%s: stopping (%zu connections open)", strsignal((int)signum), conn_count());
+    log_info("%s: stopping now (%zu connections open)", why, conn_count());
     close_listeners(w);
     conn_abort_all("shutdown");
     event_base_loopbreak(w->base);
 }
 
+/* Closes the connections that went idle; the loop ends with the last one. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd, (void)what;
+    conn_close_idle(DRAIN_IDLE_MS, "shutdown");
+    if (conn_count() == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    stop_now(arg, "shutdown timeout");
+}
+
+static struct timeval ms_timeval(double ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long)ms % 1000 * 1000)};
+    return tv;
+}
+
+/* Stops accepting (the master's copy of each socket stays open for the next
+ * worker) and lets what is in flight finish, within --shutdown-timeout. */
+static void start_drain(struct worker *w)
+{
+    log_info("%s: stopping (%zu connections open)", strsignal(SIGTERM), conn_count());
+    close_listeners(w);
+    struct timeval tick = ms_timeval(DRAIN_TICK_MS);
+    struct timeval limit = ms_timeval(w->opts->shutdown_timeout * 1000);
+    w->drain_tick = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
+    w->drain_deadline = evtimer_new(w->base, on_drain_deadline, w);
+    if (!w->drain_tick || !w->drain_deadline || event_add(w->drain_tick, &tick) < 0 ||
+        evtimer_add(w->drain_deadline, &limit) < 0) {
+        stop_now(w, "cannot set the drain timers");
+        return;
+    }
+    on_drain_tick(-1, 0, w);
+}
+
+/* SIGTERM drains (a second one stops at once), SIGQUIT stops at once,
+ * SIGUSR1 reopens the log file. */
+static void on_signal(evutil_socket_t signum, short what, void *arg)
+{
+    struct worker *w = arg;
+    char err[ERR_MAX];
+    (void)what;
+    if (signum == SIGUSR1) {
+        if (log_reopen(err, sizeof err) < 0)
+            log_error("%s", err);
+    } else if (signum == SIGTERM && !w->drain_tick) {
+        start_drain(w);
+    } else {
+        stop_now(w, strsignal((int)signum));
+    }
+}
+
+/* The master blocks these signals before forking; they are delivered here
+ * once handled. SIGINT and SIGHUP reach the whole process group from a
+ * terminal: they are the master's to act on. */
 static int watch_signals(struct worker *w)
 {
-    static const int signums[STOP_SIGNALS] = {SIGINT, SIGTERM};
-    for (int i = 0; i < STOP_SIGNALS; i++) {
-        w->signals[i] = evsignal_new(w->base, signums[i], on_stop_signal, w);
+    static const int signums[WORKER_SIGNALS] = {SIGTERM, SIGQUIT, SIGUSR1};
+    for (int i = 0; i < WORKER_SIGNALS; i++) {
+        w->signals[i] = evsignal_new(w->base, signums[i], on_signal, w);
         if (!w->signals[i] || evsignal_add(w->signals[i], NULL) < 0) {
             log_error("cannot watch signal %d", signums[i]);
             return -1;
         }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    if (signal(SIGINT, SIG_IGN) == SIG_ERR || signal(SIGHUP, SIG_IGN) == SIG_ERR ||
+        sigprocmask(SIG_SETMASK, &none, NULL) < 0) {
+        log_error("cannot set up signals: %s", strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -127,9 +221,13 @@ static void worker_free(struct worker *w)
 {
     close_listeners(w);
     conn_abort_all("shutdown");
-    for (int i = 0; i < STOP_SIGNALS; i++)
+    for (int i = 0; i < WORKER_SIGNALS; i++)
         if (w->signals[i])
             event_free(w->signals[i]);
+    if (w->drain_tick)
+        event_free(w->drain_tick);
+    if (w->drain_deadline)
+        event_free(w->drain_deadline);
     resolve_shutdown();
     if (w->L)
         luahost_close(w->L);
@@ -138,10 +236,13 @@ static void worker_free(struct worker *w)
         event_base_free(w->base);
 }
 
-int worker_run(const struct options *opts)
+int worker_run(const struct options *opts, int id, const struct worker_socket *socks,
+               int nsocks)
 {
-    struct worker w = {0};
+    struct worker w = {.opts = opts};
     int status = 1;
+    log_set_worker(id);
+    lmoonwire_set_worker_id(id);
     w.base = event_base_new();
     if (!w.base)
         goto done;
@@ -149,8 +250,10 @@ int worker_run(const struct options *opts)
     lconn_set_base(w.base);
     if (ltask_set_base(w.base) < 0)
         goto done;
+    luaheap_set_limit(opts->memory_limit);
+    conn_set_close_observer(gate_accepting, &w);
     w.L = load_handler(opts->script);
-    if (!w.L || watch_signals(&w) < 0 || open_listeners(&w, opts) < 0)
+    if (!w.L || adopt_listeners(&w, socks, nsocks) < 0 || watch_signals(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");

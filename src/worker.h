@@ -1,13 +1,25 @@
-/* worker: one serving process: an event_base, a Lua state with the handler
- * script, and the listeners. Runs the loop until SIGINT/SIGTERM. */
+/* worker: one serving process, forked by the master: an event_base, a Lua
+ * state with the handler script, and the listening sockets the master bound.
+ * Runs the loop until SIGTERM (drain) or SIGQUIT (stop now). */
 #ifndef MW_WORKER_H
 #define MW_WORKER_H
 
 struct options;
 
-/* Loads the script and checks its handler table; returns the exit status. */
+/* A listening socket bound by the master, and the name to report it by. */
+struct worker_socket {
+    int fd;
+    const char *name;
+};
+
+/* --check: loads the script, checks its handler table, prints "SCRIPT: ok";
+ * returns the exit status. */
 int worker_check(const struct options *opts);
-/* Serves until stopped; returns the process exit status. */
-int worker_run(const struct options *opts);
+/* Loads the script in a throwaway Lua state: 0, or -1 with the reason logged. */
+int worker_check_script(const char *script);
+/* Serves as worker id (0..N-1) on socks until stopped; returns the exit
+ * status. Expects SIGTERM, SIGQUIT and SIGUSR1 blocked, as the master forks it. */
+int worker_run(const struct options *opts, int id, const struct worker_socket *socks,
+               int nsocks);
 
 #endif

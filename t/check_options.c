@@ -100,10 +100,60 @@ START_TEST(test_too_many_listen_addresses)
 }
 END_TEST
 
+START_TEST(test_workers_default_number_and_auto)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.workers, 1);
+    ck_assert_int_eq(PARSE("-w", "4", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.workers, 4);
+    ck_assert_int_eq(PARSE("--workers=auto", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.workers, 0);
+}
+END_TEST
+
+START_TEST(test_bad_workers_is_usage_error)
+{
+    const char *bad[] = {"0", "-1", "257", "2x", "", "many"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(PARSE("-w", (char *)bad[i], "x.lua"), OPTIONS_USAGE);
+        ck_assert_ptr_nonnull(strstr(err, "invalid --workers"));
+    }
+}
+END_TEST
+
+START_TEST(test_shutdown_timeout_in_seconds)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert(o.shutdown_timeout == 10.0);
+    ck_assert_int_eq(PARSE("--shutdown-timeout", "0.5", "x.lua"), OPTIONS_RUN);
+    ck_assert(o.shutdown_timeout == 0.5);
+    ck_assert_int_eq(PARSE("--shutdown-timeout", "-1", "x.lua"), OPTIONS_USAGE);
+    ck_assert_int_eq(PARSE("--shutdown-timeout", "10s", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "10s"));
+}
+END_TEST
+
+START_TEST(test_pid_file_user_and_log_file)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_ptr_null(o.pid_file);
+    ck_assert_ptr_null(o.user);
+    ck_assert_ptr_null(o.log_file);
+    ck_assert_int_eq(PARSE("--pid-file", "/run/mw.pid", "--user", "nobody", "--log-file",
+                           "/var/log/mw.log", "x.lua"),
+                     OPTIONS_RUN);
+    ck_assert_str_eq(o.pid_file, "/run/mw.pid");
+    ck_assert_str_eq(o.user, "nobody");
+    ck_assert_str_eq(o.log_file, "/var/log/mw.log");
+}
+END_TEST
+
 START_TEST(test_usage_names_every_option)
 {
     const char *u = options_usage();
-    const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help"};
+    const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help",
+                           "--workers", "--shutdown-timeout", "--pid-file", "--user",
+                           "--log-file"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_ptr_nonnull(strstr(u, names[i]));
 }
@@ -122,6 +172,10 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_missing_value_is_usage_error);
     tcase_add_test(tc, test_missing_or_extra_script_is_usage_error);
     tcase_add_test(tc, test_too_many_listen_addresses);
+    tcase_add_test(tc, test_workers_default_number_and_auto);
+    tcase_add_test(tc, test_bad_workers_is_usage_error);
+    tcase_add_test(tc, test_shutdown_timeout_in_seconds);
+    tcase_add_test(tc, test_pid_file_user_and_log_file);
     tcase_add_test(tc, test_usage_names_every_option);
     suite_add_tcase(s, tc);
     return s;

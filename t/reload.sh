@@ -1,0 +1,70 @@
+#!/bin/bash
+# SIGHUP: the script is checked first; new workers serve the new code while
+# the old ones drain; nothing in flight is lost; a broken script changes
+# nothing.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+. "$MW_SRCDIR/t/workers_helpers.sh"
+plan 16
+trap '' PIPE # a write to a connection the server closed fails, not the test
+
+LOADGEN="$MW_TESTBIN/../bench/loadgen/loadgen"
+handler="$TMP/handler.lua"
+version_of() { ask "$1" version && echo "${REPLY% worker *}"; }
+
+cp "$SCRIPTS/worker_v1.lua" "$handler"
+start_server reload -w 2 -l 127.0.0.1:0 "$handler"
+wait_for workers_started 2
+old0=$(worker_pid 0) old1=$(worker_pid 1)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+check "before the reload: v1 answers" [ "$(version_of 3)" = v1 ]
+"$LOADGEN" -c 20 -t 3 -w 0 "127.0.0.1:$PORT" >"$TMP/loadgen.out" 2>&1 &
+loadgen=$!
+sleep 1
+cp "$SCRIPTS/worker_v2.lua" "$handler"
+kill -HUP "$PID"
+check "the script is checked before the reload" \
+    wait_for contains "$LOG" "Hangup: checking $handler"
+check "new workers start" wait_for grep -q "reload: 2 new worker(s) serve" "$LOG"
+wait "$loadgen"
+check "the load generator ran through the reload" [ $? -eq 0 ]
+sed 's/^/# /' "$TMP/loadgen.out"
+check "reload under load: zero mismatches, zero errors" \
+    contains "$TMP/loadgen.out" "mismatched bytes: 0, errors: 0"
+check "and requests were answered" grep -q "^requests: [1-9]" "$TMP/loadgen.out"
+exec 4<>"/dev/tcp/127.0.0.1/$PORT"
+check "a new connection gets the new code" [ "$(version_of 4)" = v2 ]
+check "an idle client of an old worker is closed (EOF, not a reset)" at_eof 3
+exec 3>&-
+check "old worker 0 drains and exits 0" \
+    wait_for grep -q "old worker 0 (pid $old0) exited with status 0" "$LOG"
+check "old worker 1 drains and exits 0" \
+    wait_for grep -q "old worker 1 (pid $old1) exited with status 0" "$LOG"
+
+# A client that keeps asking, every 50 ms, while the code goes back to v1.
+across=""
+for i in $(seq 20); do
+    if [ "$i" -eq 4 ]; then
+        cp "$SCRIPTS/worker_v1.lua" "$handler"
+        kill -HUP "$PID"
+    fi
+    across="$across $(version_of 4)"
+    sleep 0.05
+done
+check "a client busy across the reload stays with its old worker" \
+    [ "$across" = "$(printf ' v2%.0s' $(seq 20))" ]
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+check "while new connections get the new code" [ "$(version_of 5)" = v1 ]
+exec 4>&-
+
+new0=$(worker_pid 0) new1=$(worker_pid 1)
+cp "$SCRIPTS/syntax_error.lua" "$handler"
+kill -HUP "$PID"
+check "a broken script on reload is logged" \
+    wait_for grep -q "reload: $handler failed its check (exited with status 1)" "$LOG"
+check "the running workers keep serving the old code" [ "$(version_of 5)" = v1 ]
+same() { [ "$(worker_pid 0) $(worker_pid 1)" = "$new0 $new1" ] && kill -0 "$new0" "$new1"; }
+check "and no worker was replaced" same
+exec 5>&-
+stop_server
+check "stop after reloads: exit 0" [ "$STATUS" -eq 0 ]
+finish
