@@ -11,11 +11,12 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TASK_META "moonwire.task"
 #define SPAWN_MAX_ARGS 255 /* nargs rides in the low byte of the queue entry */
-#define SLOTS_KEEP 64      /* a slot table up to this size is kept when empty */
+#define SLOTS_KEEP 64      /* a slot table up to this size is never rebuilt */
 
 /* What a coroutine task is waiting for. */
 enum wait { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_RECEIVE, WAIT_PARKED };
@@ -42,30 +43,60 @@ static lua_State *main_L;         /* the state tasks run in */
 static struct ltask *current;     /* the task whose code runs now, or NULL */
 static size_t spawned;            /* callback tasks queued, not yet run */
 static unsigned last_id;
+/* Slots are allocated lowest first from a bitmap, so live values gather at
+ * the bottom and the table can be rebuilt smaller once a burst is over. */
 static struct {
-    int ref;                      /* registry ref of the table */
-    int free_head, top, live;
-} slots = {LUA_NOREF, 0, 0, 0};
+    int ref;        /* registry ref of the table */
+    uint64_t *used; /* bit i: slot i + 1 is live */
+    size_t words;
+    size_t hint;    /* no free bit below this word */
+    int top;        /* the highest live slot, 0 when none */
+    int size;       /* what the table grew to since it was last rebuilt */
+} slots = {LUA_NOREF, NULL, 0, 0, 0, 0};
 
 /* ---- slots ---- */
 
+static int grow_bitmap(void)
+{
+    size_t words = slots.words ? slots.words * 2 : 16;
+    uint64_t *used = realloc(slots.used, words * sizeof *used);
+    if (!used)
+        return -1;
+    memset(used + slots.words, 0, (words - slots.words) * sizeof *used);
+    slots.used = used;
+    slots.words = words;
+    return 0;
+}
+
+static int take_lowest_free(void)
+{
+    while (slots.hint < slots.words && slots.used[slots.hint] == UINT64_MAX)
+        slots.hint++;
+    if (slots.hint == slots.words && grow_bitmap() < 0)
+        return 0;
+    int bit = __builtin_ctzll(~slots.used[slots.hint]);
+    slots.used[slots.hint] |= UINT64_C(1) << bit;
+    int slot = (int)(slots.hint * 64) + bit + 1;
+    if (slot > slots.top)
+        slots.top = slot;
+    if (slot > slots.size)
+        slots.size = slot;
+    return slot;
+}
+
 int ltask_slot_put(lua_State *L)
 {
-    if (lua_isnil(L, -1)) {
+    int slot = lua_isnil(L, -1) ? 0 : take_lowest_free();
+    if (slot == 0 && !lua_isnil(L, -1))
+        luaL_error(L, "out of memory");
+    if (slot == 0) {
         lua_pop(L, 1);
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, slots.ref);
-    int slot = slots.free_head ? slots.free_head : ++slots.top;
-    if (slots.free_head) {
-        lua_rawgeti(L, -1, slot);
-        slots.free_head = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-    }
     lua_insert(L, -2);
     lua_rawseti(L, -2, slot);
     lua_pop(L, 1);
-    slots.live++;
     return slot;
 }
 
@@ -76,24 +107,47 @@ void ltask_slot_push(lua_State *L, int slot)
     lua_remove(L, -2);
 }
 
-/* A freed slot holds the next free one; when none is live, a big table is
- * dropped for a fresh one. */
+static int highest_live(int below)
+{
+    for (size_t w = (size_t)(below + 63) / 64; w-- > 0;)
+        if (slots.used[w])
+            return (int)(w * 64) + 64 - __builtin_clzll(slots.used[w]);
+    return 0;
+}
+
+/* A table's array part never shrinks by itself: when the live slots fit in
+ * a quarter of it, they move to a fresh table of their size. */
+static void shrink(lua_State *L)
+{
+    if (slots.size <= SLOTS_KEEP || slots.top > slots.size / 4)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, slots.ref);
+    lua_createtable(L, slots.top, 0);
+    for (int i = 1; i <= slots.top; i++) {
+        lua_rawgeti(L, -2, i);
+        lua_rawseti(L, -2, i);
+    }
+    lua_rawseti(L, LUA_REGISTRYINDEX, slots.ref);
+    lua_pop(L, 1);
+    slots.size = slots.top;
+}
+
 void ltask_slot_free(lua_State *L, int slot)
 {
     if (slot == 0)
         return;
+    size_t w = (size_t)(slot - 1) / 64;
+    slots.used[w] &= ~(UINT64_C(1) << ((slot - 1) % 64));
+    if (w < slots.hint)
+        slots.hint = w;
     lua_rawgeti(L, LUA_REGISTRYINDEX, slots.ref);
-    lua_pushinteger(L, slots.free_head);
+    lua_pushnil(L);
     lua_rawseti(L, -2, slot);
     lua_pop(L, 1);
-    slots.free_head = slot;
-    if (--slots.live > 0)
-        return;
-    if (slots.top > SLOTS_KEEP) {
-        lua_newtable(L);
-        lua_rawseti(L, LUA_REGISTRYINDEX, slots.ref);
+    if (slot == slots.top) {
+        slots.top = highest_live(slot);
+        shrink(L);
     }
-    slots.free_head = slots.top = 0;
 }
 
 /* ---- callback tasks ---- */
@@ -655,6 +709,9 @@ void ltask_register(lua_State *L)
     register_type(L);
     lua_newtable(L);
     slots.ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    slots.free_head = slots.top = slots.live = 0;
+    free(slots.used);
+    slots.used = NULL;
+    slots.words = slots.hint = 0;
+    slots.top = slots.size = 0;
     luaL_register(L, NULL, task_functions);
 }

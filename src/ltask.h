@@ -64,9 +64,9 @@ void ltask_push(lua_State *L, struct ltask *task);
 /* The task object at idx, else an argument error ("task expected, got ..."). */
 struct ltask *ltask_check(lua_State *L, int idx);
 
-/* Slots: values held for C (callbacks, messages) in one table that is
- * replaced when it empties, so a burst gives its memory back.
- * put pops the top value and returns its slot (0 stands for nil). */
+/* Slots: values held for C (callbacks, messages) in one table, lowest
+ * free slot first, rebuilt smaller when a burst is over so its memory goes
+ * back. put pops the top value and returns its slot (0 stands for nil). */
 int ltask_slot_put(lua_State *L);
 void ltask_slot_push(lua_State *L, int slot);
 void ltask_slot_free(lua_State *L, int slot);
