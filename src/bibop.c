@@ -73,6 +73,7 @@ struct bibop_heap {
     struct page *avail[NLIST]; /* pages with a free slot, per class or box kind */
     struct page *full;         /* pages without one, all lists together */
     struct page *reserve;      /* empty pages kept for reuse */
+    size_t npages;             /* pages owned, the reserve included */
     unsigned nreserve;
     uint32_t box_size[BIBOP_KIND_COUNT];
 };
@@ -354,25 +355,37 @@ static struct page *heap_page_get(struct bibop_heap *heap)
         return page;
     }
     page = arena_page_get();
-    if (page != NULL)
+    if (page != NULL) {
+        heap->npages++;
         heap_count_held(heap, BIBOP_PAGE_SIZE);
+    }
     return page;
 }
 
-/* Keeps an empty page in the reserve, or gives it back once the reserve is full. The
- * reserve grows with the heap (an eighth of it) because a collection frees pages in
- * bursts that the next cycle takes again: giving them back costs a madvise and a
- * page fault per 4 KiB each time, 10% of the run time on bench/alloc/workload.lua. */
+/* The most empty pages a heap keeps: BIBOP_RESERVE, plus half the pages in use. The
+ * collector lets a heap grow to twice its live data before a cycle (LuaJIT's default
+ * pause), so pages emptied by a sweep are wanted again by the next cycle; giving them
+ * back costs a madvise now and a page fault per 4 KiB later (with an eighth instead
+ * of a half, twice the faults and twice the system time on bench/alloc/workload.lua). */
+static unsigned heap_reserve_cap(const struct bibop_heap *heap)
+{
+    return BIBOP_RESERVE + (unsigned)((heap->npages - heap->nreserve) / 2);
+}
+
+/* Keeps an empty page in the reserve, and gives back what is past the cap. */
 static void heap_page_put(struct bibop_heap *heap, struct page *page)
 {
     page_retire(page);
-    if (heap->nreserve < BIBOP_RESERVE + heap->held / BIBOP_PAGE_SIZE / 8) {
-        list_push(&heap->reserve, page);
-        heap->nreserve++;
-        return;
+    list_push(&heap->reserve, page);
+    heap->nreserve++;
+    while (heap->nreserve > heap_reserve_cap(heap)) {
+        page = heap->reserve;
+        list_unlink(&heap->reserve, page);
+        heap->nreserve--;
+        heap->npages--;
+        heap->held -= BIBOP_PAGE_SIZE;
+        arena_page_put(page);
     }
-    heap->held -= BIBOP_PAGE_SIZE;
-    arena_page_put(page);
 }
 
 /* A new page for list (a class, or a box kind past NCLASS_MAX) of the given slot size. */

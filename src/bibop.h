@@ -27,9 +27,11 @@
  * arena is readable, so bibop_kind_of on any address in it is safe: a page never
  * used, or given back to the system with madvise(MADV_DONTNEED), reads as zeros,
  * which is BIBOP_KIND_FREE. Each heap keeps empty pages for reuse, up to
- * BIBOP_RESERVE plus an eighth of what it holds (a collection empties pages in a
- * burst that the next cycle takes again); past that, empty pages go back to the
- * system, and their address range is reused by any heap in the process.
+ * BIBOP_RESERVE plus half the pages it uses (the collector lets the heap grow to
+ * twice its live data, so a sweep empties pages the next cycle wants again); past
+ * that, empty pages go back to the system at once, and their address range is reused
+ * by any heap in the process. A heap whose objects are all freed holds at most
+ * BIBOP_RESERVE pages.
  *
  * Size classes (bytes), from LuaJIT's own requests (bench/alloc/sizes.c on
  * bench/alloc/workload.lua and bench/alloc/echo_state.lua):

@@ -1,0 +1,2 @@
+-- Baseline: a state with the standard libraries and nothing else.
+return 0
