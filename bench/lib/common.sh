@@ -74,7 +74,8 @@ bench_check_quiet() {
     BENCH_LOAD0=$(cut -d ' ' -f 1 /proc/loadavg)
     BENCH_BUSY=
     if awk -v l="$BENCH_LOAD0" 'BEGIN { exit !(l > 0.5) }'; then
-        BENCH_BUSY=" (**the machine was busy before the run: figures are suspect**)"
+        BENCH_BUSY=" (**the machine was busy before the run: figures are suspect**; busiest: $(
+            ps -eo pcpu=,comm= --sort=-pcpu | awk 'NR <= 4 && $2 != "ps" { printf "%s%s %s%%", sep, $2, $1; sep = ", " }'))"
         bench_log "warning: load average $BENCH_LOAD0 before the run; other work skews the figures"
     fi
 }
