@@ -29,7 +29,7 @@ enum conn_flag {
     CONN_READ_EOF = 16,   /* the peer shut its side */
     CONN_THROTTLED = 32,  /* output passed the high-water mark */
     CONN_CONNECTING = 64, /* outbound, not yet established */
-    CONN_REDELIVER = 128, /* frames are buffered and reading may resume */
+    CONN_DELIVERING = 128, /* a buffered frame is with the handler */
 };
 
 struct conn_list {
@@ -333,7 +333,9 @@ static void deliver_buffered(struct conn *conn)
         size_t total = cut.skip + cut.len + cut.trail;
         const char *frame = (const char *)evbuffer_pullup(conn->in, (ssize_t)total);
         conn->scanned = 0;
+        conn->flags |= CONN_DELIVERING;
         conn_deliver(conn, frame + cut.skip, cut.len);
+        conn->flags &= ~CONN_DELIVERING;
         evbuffer_drain(conn->in, total);
     }
     if (conn->in && evbuffer_get_length(conn->in) == 0)
@@ -411,6 +413,36 @@ static void conn_redeliver(struct conn *conn)
     conn_update_interest(conn);
     if (conn->in && conn_wants_frames(conn))
         event_active(&conn->ev, EV_READ, 1);
+}
+
+int conn_next_frame(struct conn *conn, const char **data, size_t *len, size_t *total)
+{
+    struct framing_cut cut;
+    /* While a frame is with the handler, the delivery loop hands out the next. */
+    if (!conn->in || (conn->flags & (CONN_DELIVERING | CONN_DEAD)))
+        return 0;
+    enum framing_result r = framing_find(&conn->framing, conn->in, &conn->scanned, &cut);
+    if (r == FRAMING_TOO_LARGE)
+        frame_too_large(conn);
+    if (r != FRAMING_FRAME)
+        return r == FRAMING_TOO_LARGE ? -1 : 0;
+    *total = cut.skip + cut.len + cut.trail;
+    *data = (const char *)evbuffer_pullup(conn->in, (ssize_t)*total) + cut.skip;
+    *len = cut.len;
+    return 1;
+}
+
+void conn_consume(struct conn *conn, size_t total)
+{
+    evbuffer_drain(conn->in, total);
+    conn->scanned = 0;
+    if (evbuffer_get_length(conn->in) == 0)
+        drop_input(conn);
+}
+
+int conn_is_open(const struct conn *conn)
+{
+    return !(conn->flags & (CONN_DEAD | CONN_CLOSING));
 }
 
 void conn_set_framing(struct conn *conn, const struct framing *framing)

@@ -56,6 +56,15 @@ void conn_set_ud(struct conn *conn, void *ud);
 uint64_t conn_id(const struct conn *conn);
 /* Switches the framing for what arrives next, including what is buffered. */
 void conn_set_framing(struct conn *conn, const struct framing *framing);
+/* A whole frame already buffered, cut with the current framing, for a reader
+ * that pulls (conn:read in a serve task): 1 with the frame in data/len, valid
+ * until conn_consume(conn, total); 0 when none is (or a frame is being
+ * delivered right now: the delivery loop hands out the next one); -1 when
+ * it is too large (the connection fails with "frame too large"). */
+int conn_next_frame(struct conn *conn, const char **data, size_t *len, size_t *total);
+void conn_consume(struct conn *conn, size_t total);
+/* Not failed and not closing. */
+int conn_is_open(const struct conn *conn);
 /* Queues or writes the buffers in order; returns bytes still pending, or -1
  * when the connection has failed or is closing (reason from conn_error). */
 long conn_writev(struct conn *conn, const struct iovec *iov, int iovcnt);

@@ -7,6 +7,7 @@
 #include "lbox.h"
 #include "lcall.h"
 #include "lhandler.h"
+#include "ltask.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -36,6 +37,8 @@ struct lconn_box {
     struct bibop_handle conn;
     struct lconn_handler *handler;
     struct resolve_request *resolving; /* outbound, while its name is looked up */
+    struct ltask *serve;               /* the serve task, while it runs */
+    struct ltask *reader;              /* a task parked in conn:read*, if any */
     double id;
     int ref; /* registry reference keeping the object alive while open */
 };
@@ -190,10 +193,81 @@ static int conn_tostring_l(lua_State *L)
     return 1;
 }
 
+/* ---- reading from a coroutine task (serve) ---- */
+
+/* A frame cut with f for the task calling: at once when one is buffered,
+ * else the task parks until on_data_cb or on_close_cb wakes it. */
+static int read_frame(lua_State *L, const struct framing *f)
+{
+    const char *why, *data;
+    size_t len, total;
+    struct lconn_box *box = check_box(L, 1);
+    struct conn *conn = box_conn(box, &why);
+    if (!conn || !conn_is_open(conn))
+        return push_failure(L, "closed");
+    struct ltask *task = ltask_current(L);
+    if (!task)
+        return luaL_error(L, "conn:read needs a coroutine task (serve or mw.go)");
+    if (box->reader && box->reader != task)
+        return luaL_error(L, "another task is reading this connection");
+    conn_set_framing(conn, f);
+    int r = conn_next_frame(conn, &data, &len, &total);
+    if (r != 0) {
+        if (r < 0)
+            return push_failure(L, "frame too large");
+        lua_pushlstring(L, data, len);
+        conn_consume(conn, total);
+        return 1;
+    }
+    box->reader = task;
+    conn_resume(conn);
+    return ltask_park(L);
+}
+
+static uint32_t box_max_frame(lua_State *L)
+{
+    return ((struct lconn_box *)lua_touserdata(L, 1))->handler->h.config.framing.max_frame;
+}
+
+/* conn:read([n]): n bytes, or with no n whatever arrives next. */
+static int conn_read_l(lua_State *L)
+{
+    check_box(L, 1);
+    struct framing f = {.kind = FRAMING_RAW, .max_frame = box_max_frame(L)};
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Number n = luaL_checknumber(L, 2);
+        luaL_argcheck(L, n >= 1 && n <= f.max_frame && n == (uint32_t)n, 2,
+                      "a whole number of bytes from 1 to max_frame expected");
+        f.kind = FRAMING_LENGTH;
+        f.length = (uint32_t)n;
+    }
+    return read_frame(L, &f);
+}
+
+/* conn:read_line(): the next line, without its LF or CRLF. */
+static int conn_read_line_l(lua_State *L)
+{
+    check_box(L, 1);
+    struct framing f = {.kind = FRAMING_LINE, .delim_len = 1, .max_frame = box_max_frame(L)};
+    return read_frame(L, &f);
+}
+
+/* conn:read_until(delim): what comes before the next delim (dropped). */
+static int conn_read_until_l(lua_State *L)
+{
+    check_box(L, 1);
+    struct framing f;
+    const char *why = lhandler_framing_delimiter(L, 2, box_max_frame(L), &f);
+    if (why)
+        return luaL_argerror(L, 2, why);
+    return read_frame(L, &f);
+}
+
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},     {"close", conn_close_l},     {"pause", conn_pause_l},
-    {"resume", conn_resume_l},   {"peer", conn_peer_l},       {"framing", conn_framing_l},
-    {"pending", conn_pending_l}, {NULL, NULL},
+    {"write", conn_write_l},     {"close", conn_close_l},         {"pause", conn_pause_l},
+    {"resume", conn_resume_l},   {"peer", conn_peer_l},           {"framing", conn_framing_l},
+    {"pending", conn_pending_l}, {"read", conn_read_l},           {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l}, {NULL, NULL},
 };
 
 /* ---- callbacks from conn.c into the handler ---- */
@@ -213,7 +287,7 @@ static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
         lua_insert(L, -2 - nargs);
         lua_insert(L, -2 - nargs);
     }
-    int rc = lcall(L, nargs + 1);
+    int rc = lcall_timed(L, nargs + 1, box->handler->h.timeout, what);
     if (rc == 0)
         return 0;
     log_error("connection %.0f: %s: %s", box->id, what, lua_tostring(L, -1));
@@ -221,23 +295,38 @@ static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
     return rc;
 }
 
+/* Why a connection whose handler raised is closed: LuaJIT's memory error
+ * (the heap hit --memory-limit) and a missed deadline are told apart. */
+static const char *error_reason(int rc)
+{
+    return rc == LCALL_ERRMEM ? "out of memory" : rc == LCALL_DEADLINE ? "deadline" : "error";
+}
+
 static void on_open_cb(struct conn *conn, void *ud)
 {
     struct lconn_box *box = ud;
-    if (invoke(box, box->handler->h.on_connect, 0, "on_connect") < 0)
-        conn_abort(conn, "error");
+    int rc = invoke(box, box->handler->h.on_connect, 0, "on_connect");
+    if (rc < 0)
+        conn_abort(conn, error_reason(rc));
 }
 
-/* Why a connection whose handler raised is closed: LuaJIT's memory error
- * (the heap hit --memory-limit) is told apart from the rest. */
-static const char *error_reason(int rc)
+/* Hands a frame to the task parked in conn:read*. A connection with no
+ * on_data reads only while someone is reading. */
+static void wake_reader(struct conn *conn, struct lconn_box *box, const char *data, size_t len)
 {
-    return rc == LCALL_ERRMEM ? "out of memory" : "error";
+    struct ltask *reader = box->reader;
+    box->reader = NULL;
+    if (box->handler->h.on_data == LUA_NOREF)
+        conn_pause(conn);
+    lua_pushlstring(state, data, len);
+    ltask_wake(state, reader, 1);
 }
 
 static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud)
 {
     struct lconn_box *box = ud;
+    if (box->reader)
+        return wake_reader(conn, box, data, len);
     lua_pushlstring(state, data, len);
     int rc = invoke(box, box->handler->h.on_data, 1, "on_data");
     if (rc < 0)
@@ -247,8 +336,9 @@ static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud
 static void on_drain_cb(struct conn *conn, void *ud)
 {
     struct lconn_box *box = ud;
-    if (invoke(box, box->handler->h.on_drain, 0, "on_drain") < 0)
-        conn_abort(conn, "error");
+    int rc = invoke(box, box->handler->h.on_drain, 0, "on_drain");
+    if (rc < 0)
+        conn_abort(conn, error_reason(rc));
 }
 
 static void free_handler(struct lconn_handler *handler)
@@ -258,12 +348,30 @@ static void free_handler(struct lconn_handler *handler)
     free(handler);
 }
 
+/* The connection is gone: a parked reader gets nil, "closed"; a serve task
+ * busy elsewhere (sleeping, say) is stopped, as it has no one to serve. */
+static void end_readers(struct lconn_box *box)
+{
+    struct ltask *reader = box->reader, *serve = box->serve;
+    box->reader = box->serve = NULL;
+    if (serve)
+        ltask_set_on_end(serve, NULL, NULL);
+    if (reader) {
+        lua_pushnil(state);
+        lua_pushliteral(state, "closed");
+        ltask_wake(state, reader, 2);
+    } else if (serve) {
+        ltask_stop(serve);
+    }
+}
+
 static void on_close_cb(struct conn *conn, const char *reason, void *ud)
 {
     struct lconn_box *box = ud;
     (void)conn;
     if (box->resolving)
         resolve_cancel(box->resolving);
+    end_readers(box);
     lua_pushstring(state, reason);
     invoke(box, box->handler->h.on_close, 1, "on_close");
     luaL_unref(state, LUA_REGISTRYINDEX, box->ref);
@@ -280,8 +388,8 @@ static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on
 static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_handler *handler)
 {
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
-    *box = (struct lconn_box){bibop_handle_of(conn), handler, NULL, (double)conn_id(conn),
-                              LUA_NOREF};
+    *box = (struct lconn_box){.conn = bibop_handle_of(conn), .handler = handler,
+                              .id = (double)conn_id(conn), .ref = LUA_NOREF};
     luaL_getmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
@@ -312,6 +420,34 @@ static struct lconn_handler *new_handler(lua_State *L, int idx, int outbound, ch
     return handler;
 }
 
+/* The serve task ended: so does its connection (after its output). */
+static void serve_ended(struct ltask *task, const char *reason, void *ud)
+{
+    const char *why;
+    struct lconn_box *box = ud;
+    struct conn *conn = box_conn(box, &why);
+    (void)task;
+    box->serve = NULL;
+    if (conn && strcmp(reason, "error") == 0)
+        conn_abort(conn, "error");
+    else if (conn)
+        conn_close(conn);
+}
+
+/* One coroutine task per connection runs serve(conn); the connection reads
+ * only when the task asks (conn:read*), unless there is an on_data too. */
+static void start_serve(struct conn *conn, struct lconn_box *box)
+{
+    lua_State *L = state;
+    if (box->handler->h.on_data == LUA_NOREF)
+        conn_pause(conn);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->handler->h.serve);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
+    box->serve = ltask_go(L, 1);
+    lua_pop(L, 1);
+    ltask_set_on_end(box->serve, serve_ended, box);
+}
+
 void lconn_accept(int fd)
 {
     struct conn *conn = conn_new(listen_handler->group, fd, NULL);
@@ -322,8 +458,11 @@ void lconn_accept(int fd)
     }
     struct lconn_box *box = new_box(state, conn, listen_handler);
     lua_pop(state, 1);
-    if (invoke(box, listen_handler->h.on_connect, 0, "on_connect") < 0)
-        conn_abort(conn, "error");
+    int rc = invoke(box, listen_handler->h.on_connect, 0, "on_connect");
+    if (rc < 0)
+        conn_abort(conn, error_reason(rc));
+    else if (listen_handler->h.serve != LUA_NOREF)
+        start_serve(conn, box);
 }
 
 static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *arg)

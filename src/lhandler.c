@@ -44,6 +44,14 @@ static const char *framing_delimiter(lua_State *L, int idx, struct framing *out)
     return out->delim ? NULL : "out of memory";
 }
 
+const char *lhandler_framing_delimiter(lua_State *L, int idx, uint32_t max_frame,
+                                      struct framing *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_frame = max_frame;
+    return framing_delimiter(L, idx, out);
+}
+
 static const char *framing_prefix(lua_State *L, int idx, long prefix, struct framing *out)
 {
     if (prefix != 1 && prefix != 2 && prefix != 4)
@@ -158,6 +166,13 @@ static int read_limits(lua_State *L, int idx, struct conn_config *c, char *err, 
     return 0;
 }
 
+/* timeout: the deadline of each callback in ms, 0 for none; absent: --timeout. */
+static int read_timeout(lua_State *L, int idx, struct lhandler *h, char *err, size_t errlen)
+{
+    h->timeout = take_count(L, idx, "timeout", LHANDLER_TIMEOUT_DEFAULT, MAX_LIMIT, err, errlen);
+    return h->timeout == -1 ? -1 : 0;
+}
+
 static int read_framing(lua_State *L, int idx, struct conn_config *c, char *err, size_t errlen)
 {
     lua_getfield(L, idx, "framing");
@@ -184,7 +199,9 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
         take_callback(L, idx, "on_data", &h->on_data, err, errlen) < 0 ||
         take_callback(L, idx, "on_close", &h->on_close, err, errlen) < 0 ||
         take_callback(L, idx, "on_drain", &h->on_drain, err, errlen) < 0 ||
+        take_callback(L, idx, "serve", &h->serve, err, errlen) < 0 ||
         read_limits(L, idx, &h->config, err, errlen) < 0 ||
+        read_timeout(L, idx, h, err, errlen) < 0 ||
         read_framing(L, idx, &h->config, err, errlen) < 0) {
         lhandler_unref(L, h);
         return -1;

@@ -12,7 +12,10 @@
 struct lhandler {
     int on_connect, on_data, on_close, on_drain, serve; /* registry refs or LUA_NOREF */
     struct conn_config config;
+    long timeout; /* ms, the deadline of each callback; LHANDLER_TIMEOUT_DEFAULT: --timeout */
 };
+
+#define LHANDLER_TIMEOUT_DEFAULT (-2)
 
 /* Reads the handler table at idx into h. Returns 0, or -1 with err set. */
 int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t errlen);
@@ -22,5 +25,9 @@ void lhandler_unref(lua_State *L, struct lhandler *h);
  * { prefix = 1|2|4, endian = "big"|"little" }) at idx. Returns NULL, or why
  * the spec is wrong. */
 const char *lhandler_framing(lua_State *L, int idx, uint32_t max_frame, struct framing *out);
+
+/* A delimiter framing from the string at idx; NULL, or why it is wrong. */
+const char *lhandler_framing_delimiter(lua_State *L, int idx, uint32_t max_frame,
+                                      struct framing *out);
 
 #endif
