@@ -69,6 +69,8 @@ static int resolve(const char *host, long port, int v6, struct addr *out, const 
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     char service[8];
     hints.ai_family = v6 ? AF_INET6 : AF_UNSPEC;
+    if (v6)
+        hints.ai_flags |= AI_NUMERICHOST; /* brackets hold an address, never a name */
     snprintf(service, sizeof service, "%ld", port);
     if (*host == '\0' || strcmp(host, "*") == 0)
         host = NULL, hints.ai_family = AF_INET;

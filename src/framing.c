@@ -116,10 +116,10 @@ enum framing_result framing_find(const struct framing *f, struct evbuffer *in, s
         return FRAMING_FRAME;
     case FRAMING_PREFIX:
         return find_prefixed(f, in, cut);
-    default:
+    default: /* raw: what is buffered, in pieces of at most max_frame */
         if (have == 0)
             return FRAMING_NEED_MORE;
-        *cut = (struct framing_cut){0, have, 0};
+        *cut = (struct framing_cut){0, have < f->max_frame ? have : f->max_frame, 0};
         return FRAMING_FRAME;
     }
 }
