@@ -194,6 +194,16 @@ START_TEST(test_raw_takes_everything)
 }
 END_TEST
 
+START_TEST(test_raw_is_cut_at_max_frame)
+{
+    struct framing f = {.kind = FRAMING_RAW, .max_frame = 4};
+    add("abcdefghij");
+    ck_assert_str_eq(next(&f), "abcd");
+    ck_assert_str_eq(next(&f), "efgh");
+    ck_assert_str_eq(next(&f), "ij");
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
     Suite *s = suite_create("framing");
@@ -212,6 +222,7 @@ static Suite *framing_suite(void)
     tcase_add_test(tc, test_prefix_zero_length_frame);
     tcase_add_test(tc, test_prefix_over_max_frame_is_too_large_at_once);
     tcase_add_test(tc, test_raw_takes_everything);
+    tcase_add_test(tc, test_raw_is_cut_at_max_frame);
     suite_add_tcase(s, tc);
     return s;
 }
