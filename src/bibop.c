@@ -54,13 +54,13 @@
 /* The header at the start of every page. Box pages add one generation per slot. */
 struct page {
     uint8_t kind;
-    uint8_t list;    /* index of the heap's list of pages with free slots */
-    uint16_t first;  /* offset of the first slot */
-    uint32_t size;   /* slot size */
+    uint8_t list;   /* index of the heap's list of pages with free slots */
+    uint16_t first; /* offset of the first slot */
+    uint32_t size;  /* slot size */
     uint32_t nslots;
     uint32_t nused;
-    char *free;      /* freed slots, linked through their first word */
-    char *bump;      /* slots never used start here */
+    char *free; /* freed slots, linked through their first word */
+    char *bump; /* slots never used start here */
     struct bibop_heap *heap;
     struct page *next, *prev;
     uint32_t gen[];
@@ -86,8 +86,8 @@ static const char *const kind_names[BIBOP_KIND_COUNT] = {
 };
 
 static const char *const closed_why[BIBOP_KIND_COUNT] = {
-    "object is closed", "object is closed", "object is closed", "connection is closed",
-    "listener is closed", "timer is closed", "task is closed",
+    "object is closed",   "object is closed", "object is closed", "connection is closed",
+    "listener is closed", "timer is closed",  "task is closed",
 };
 
 /* The arena: one per process, shared by every heap in it. */
@@ -595,8 +595,7 @@ static void lua_free(struct bibop_heap *heap, void *ptr, size_t size)
 
 /* Resizes without moving when the block may stay where it is: same class, a large
  * block resized by mremap, or a shrink that found no room in a smaller class. */
-static void *lua_resize_in_place(struct bibop_heap *heap, void *ptr, size_t osize,
-                                 size_t nsize)
+static void *lua_resize_in_place(struct bibop_heap *heap, void *ptr, size_t osize, size_t nsize)
 {
     if (!in_arena(ptr)) {
         bool remap = nsize > BIBOP_MAX_CLASS && !RUNNING_ON_VALGRIND;
@@ -621,8 +620,7 @@ static void *lua_move(struct bibop_heap *heap, void *ptr, size_t osize, size_t n
 
 /* A shrink must not fail: when no smaller block can be had, the block stays where it
  * is (a large one trimmed by mremap, which never fails nor moves when shrinking). */
-static void *lua_shrink_in_place(struct bibop_heap *heap, void *ptr, size_t osize,
-                                 size_t nsize)
+static void *lua_shrink_in_place(struct bibop_heap *heap, void *ptr, size_t osize, size_t nsize)
 {
     if (!in_arena(ptr))
         return large_resize(heap, ptr, osize, nsize);

@@ -167,6 +167,7 @@ START_TEST(test_million_random_operations_match_the_model)
     }
     ck_assert_uint_gt(live, 0);
     ck_assert_uint_eq(bibop_in_use(heap), 0);
+    ck_assert_uint_le(bibop_held(heap), BIBOP_RESERVE * BIBOP_PAGE_SIZE);
 }
 END_TEST
 
