@@ -1,0 +1,423 @@
+-- moonwire.http: an HTTP/1.1 server helper.
+--   local http = require "moonwire.http"
+--   return http.server(function(req) return 200, "hello\n" end)
+-- Requests are parsed from whatever arrived (framing "raw"), pipelined ones
+-- included, and the responses of one read leave in one write. A body too
+-- big for the buffered bytes is collected by the core as one { length = n }
+-- frame. Keep-alive by default in HTTP/1.1, close by default in HTTP/1.0.
+-- Malformed requests get 400, oversized ones 413, 414 or 431, and close.
+
+local byte, sub, find, match, lower, format = string.byte, string.sub, string.find,
+  string.match, string.lower, string.format
+local concat, tonumber, tostring, type, pairs = table.concat, tonumber, tostring, type, pairs
+local gsub, char, os_time, os_date = string.gsub, string.char, os.time, os.date
+
+local BIG_BODY = 64 * 1024 -- a body missing this much is framed by the core
+
+local M = {}
+
+local reasons = {
+  [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
+  [204] = "No Content", [206] = "Partial Content",
+  [301] = "Moved Permanently", [302] = "Found", [303] = "See Other",
+  [304] = "Not Modified", [307] = "Temporary Redirect", [308] = "Permanent Redirect",
+  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
+  [404] = "Not Found", [405] = "Method Not Allowed", [408] = "Request Timeout",
+  [409] = "Conflict", [411] = "Length Required", [413] = "Content Too Large",
+  [414] = "URI Too Long", [415] = "Unsupported Media Type",
+  [417] = "Expectation Failed", [429] = "Too Many Requests",
+  [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
+  [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
+  [505] = "HTTP Version Not Supported",
+}
+M.reasons = reasons
+
+-- "HTTP/1.1 200 OK\r\n" for each known status, made once.
+local status_lines = {}
+for code, reason in pairs(reasons) do
+  status_lines[code] = "HTTP/1.1 " .. code .. " " .. reason .. "\r\n"
+end
+
+local function status_line(code)
+  return status_lines[code] or format("HTTP/1.1 %d %s\r\n", code, reasons[code] or "Unknown")
+end
+
+-- The Date header, formatted once a second.
+local date_second, date_header = -1, ""
+local function date()
+  local t = os_time()
+  if t ~= date_second then
+    date_second, date_header = t, os_date("!Date: %a, %d %b %Y %H:%M:%S GMT\r\nServer: moonwire\r\n", t)
+  end
+  return date_header
+end
+
+-- ---- helpers for handlers ----
+
+-- http.unescape(s): percent-decoding; nil when a % is not followed by two hex digits.
+function M.unescape(s)
+  if not find(s, "%", 1, true) then return s end
+  if find(s, "%%%X") or find(s, "%%%x%X") or find(s, "%%.?$") then return nil end
+  return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+
+-- http.parse_query(q): a table of the decoded name=value pairs (the last wins).
+function M.parse_query(q)
+  local t = {}
+  for pair in (q or ""):gmatch("[^&]+") do
+    local k, v = match(pair, "^([^=]*)=?(.*)$")
+    k, v = M.unescape((gsub(k, "+", " "))), M.unescape((gsub(v, "+", " ")))
+    if k then t[k] = v or "" end
+  end
+  return t
+end
+
+-- ---- responses ----
+
+-- Appends the response to out (from index n+1); returns the new n.
+local function put_response(out, n, req, status, body, headers)
+  body = body or ""
+  if type(body) ~= "string" then body = tostring(body) end
+  out[n + 1], out[n + 2] = status_line(status), date()
+  n = n + 2
+  local typed = false
+  if headers then
+    for k, v in pairs(headers) do
+      if not typed and lower(k) == "content-type" then typed = true end
+      out[n + 1], out[n + 2], out[n + 3], out[n + 4] = k, ": ", v, "\r\n"
+      n = n + 4
+    end
+  end
+  if not typed and status ~= 204 and status ~= 304 then
+    n = n + 1
+    out[n] = "Content-Type: text/plain\r\n"
+  end
+  if req.close then
+    n = n + 1
+    out[n] = "Connection: close\r\n"
+  elseif req.version == "1.0" then
+    n = n + 1
+    out[n] = "Connection: keep-alive\r\n"
+  end
+  if status == 204 or status == 304 then
+    out[n + 1] = "\r\n"
+    return n + 1
+  end
+  out[n + 1], out[n + 2], out[n + 3] = "Content-Length: ", #body, "\r\n\r\n"
+  n = n + 3
+  if req.method ~= "HEAD" then
+    n = n + 1
+    out[n] = body
+  end
+  return n
+end
+
+-- ---- parsing ----
+
+local TOKEN = "^[%w!#$%%&'*+%-.^_`|~]+$"
+
+-- A failure: status and a short reason, sent as the response body.
+local function fail(status, why)
+  return nil, status, why
+end
+
+-- Adds header name: value to h, joining repeats with ", ".
+local function add_header(h, name, value)
+  local old = h[name]
+  if old then
+    if name == "content-length" and old ~= value then return false end
+    if name ~= "content-length" then h[name] = old .. ", " .. value end
+  else
+    h[name] = value
+  end
+  return true
+end
+
+-- Parses the header lines in buf[from .. to]; returns the table or nil, status, why.
+local function parse_headers(buf, from, to, limits)
+  local h, count = {}, 0
+  while from <= to do
+    local e = find(buf, "\r\n", from, true)
+    if not e or e > to + 1 then e = to + 1 end
+    local colon = find(buf, ":", from, true)
+    if not colon or colon > e then return fail(400, "header line without a colon") end
+    local name = sub(buf, from, colon - 1)
+    if not find(name, TOKEN) then return fail(400, "bad header name") end
+    local value = match(sub(buf, colon + 1, e - 1), "^[ \t]*(.-)[ \t]*$")
+    if find(value, "[%z\r\n]") then return fail(400, "bad header value") end
+    count = count + 1
+    if count > limits.max_headers then return fail(431, "too many header fields") end
+    if not add_header(h, lower(name), value) then return fail(400, "conflicting Content-Length") end
+    from = e + 2
+  end
+  return h
+end
+
+-- Splits the request target into path and query; nil if it is not one we serve.
+local function split_target(method, target)
+  if byte(target, 1) ~= 47 then -- "/"
+    if target == "*" and method == "OPTIONS" then return "*" end
+    local path = match(target, "^https?://[^/?#]+(/?[^#]*)$")
+    if not path then return nil end
+    target = path == "" and "/" or path
+  end
+  local q = find(target, "?", 1, true)
+  if q then return sub(target, 1, q - 1), sub(target, q + 1) end
+  return target
+end
+
+-- Parses the request line in buf[pos .. e-1] into req, or fails.
+local function parse_request_line(buf, pos, e, req)
+  local method, target, major, minor = match(sub(buf, pos, e - 1), "^(%S+) (%S+) HTTP/(%d)%.(%d)$")
+  if not method or not find(method, TOKEN) then return fail(400, "malformed request line") end
+  if major ~= "1" then return fail(505, "only HTTP/1.x is served") end
+  local path, query = split_target(method, target)
+  if not path then return fail(400, "malformed request target") end
+  req.method, req.target, req.path, req.query = method, target, path, query
+  req.version = minor == "0" and "1.0" or "1.1"
+  return req
+end
+
+-- Whether the connection ends after this request, by version and Connection.
+local function wants_close(req)
+  local c = req.headers.connection
+  c = c and lower(c)
+  if req.version == "1.0" then return not (c and find(c, "keep-alive", 1, true)) end
+  return c ~= nil and find(c, "close", 1, true) ~= nil
+end
+
+-- How the body comes: "none", "length" (with its size) or "chunked"; or fails.
+local function body_kind(req, limits)
+  local h = req.headers
+  local te, cl = h["transfer-encoding"], h["content-length"]
+  if te then
+    if cl then return fail(400, "both Transfer-Encoding and Content-Length") end
+    if lower(te) ~= "chunked" then return fail(501, "unsupported Transfer-Encoding") end
+    if req.version == "1.0" then return fail(400, "chunked body in HTTP/1.0") end
+    return "chunked"
+  end
+  if not cl then return "none" end
+  if not find(cl, "^%d+$") or #cl > 15 then return fail(400, "bad Content-Length") end
+  local n = tonumber(cl)
+  if n > limits.max_body then return fail(413, "body too large") end
+  return n > 0 and "length" or "none", n
+end
+
+-- Parses a request head at pos: returns the request and the position of
+-- its body; nil when more is needed; or false, status, why.
+local function parse_head(buf, pos, limits)
+  while sub(buf, pos, pos + 1) == "\r\n" do pos = pos + 2 end -- stray CRLFs between requests
+  local line_end = find(buf, "\r\n", pos, true)
+  if not line_end then
+    if #buf - pos >= limits.max_request_line then return false, 414, "request line too long" end
+    return nil
+  end
+  if line_end - pos > limits.max_request_line then return false, 414, "request line too long" end
+  local head_end = find(buf, "\r\n\r\n", line_end, true)
+  if not head_end then
+    if #buf - pos > limits.max_header then return false, 431, "header section too large" end
+    return nil
+  end
+  if head_end - pos > limits.max_header then return false, 431, "header section too large" end
+  local req = {}
+  local ok, status, why = parse_request_line(buf, pos, line_end, req)
+  if not ok then return false, status, why end
+  local headers
+  headers, status, why = parse_headers(buf, line_end + 2, head_end - 1, limits)
+  if not headers then return false, status, why end
+  req.headers = headers
+  if req.version == "1.1" and not headers.host then return false, 400, "missing Host" end
+  return req, head_end + 4
+end
+
+-- ---- chunked bodies ----
+
+-- Parses chunks from buf at pos into st.chunks; returns the position after
+-- the last chunk and trailers; nil, the buffer length needed (if known) and
+-- where the unparsed rest starts; or false, status, why.
+local function parse_chunks(buf, pos, st, limits)
+  while true do
+    local e = find(buf, "\r\n", pos, true)
+    if not e then
+      if #buf - pos > 1024 then return false, 400, "chunk size line too long" end
+      return nil, nil, pos
+    end
+    local size = match(sub(buf, pos, e - 1), "^(%x+)[ \t]*;?[^\r\n]*$")
+    if not size or #size > 15 then return false, 400, "bad chunk size" end
+    size = tonumber(size, 16)
+    if size == 0 then
+      if sub(buf, e + 2, e + 3) == "\r\n" then return e + 4 end
+      local t = find(buf, "\r\n\r\n", e, true)
+      if not t then
+        if #buf - e > limits.max_header then return false, 431, "trailers too large" end
+        return nil, nil, pos
+      end
+      return t + 4
+    end
+    st.body_size = st.body_size + size
+    if st.body_size > limits.max_body then return false, 413, "body too large" end
+    if e + 3 + size > #buf then
+      st.body_size = st.body_size - size
+      return nil, e + 3 + size, pos
+    end
+    if sub(buf, e + 2 + size, e + 3 + size) ~= "\r\n" then return false, 400, "chunk without CRLF" end
+    st.chunks[#st.chunks + 1] = sub(buf, e + 2, e + 1 + size)
+    pos = e + 4 + size
+  end
+end
+
+-- ---- the connection ----
+
+local out, out_n = {}, 0
+
+-- Queues the response to a failed request and marks the connection to close.
+local function refuse(st, status, why)
+  local req = { close = true, version = "1.1", method = "GET" }
+  out_n = put_response(out, out_n, req, status, status .. " " .. (reasons[status] or "") .. ": " .. why .. "\n")
+  st.closing = true
+end
+
+-- Runs the handler on a complete request and queues its response.
+local function respond(conn, st, req, handler)
+  req.conn = conn
+  req.close = wants_close(req)
+  local status, body, headers = handler(req)
+  if type(status) ~= "number" then
+    error("http handler must return a status number, got " .. type(status), 0)
+  end
+  out_n = put_response(out, out_n, req, status, body, headers)
+  if req.close then st.closing = true end
+end
+
+-- Sends "100 Continue" once when the client waits for it before its body.
+local function maybe_continue(conn, req)
+  local expect = req.headers.expect
+  if expect and lower(expect) == "100-continue" and not req.continued then
+    req.continued = true
+    conn:write("HTTP/1.1 100 Continue\r\n\r\n")
+  end
+end
+
+-- The body of st.req from buf at pos: the next position; or nil, the
+-- buffer length needed and where the unparsed rest starts; or false, status, why.
+local function read_body(st, buf, pos, limits)
+  local req = st.req
+  if st.kind == "length" then
+    local last = pos + st.length - 1
+    if last > #buf then return nil, last, pos end
+    req.body = sub(buf, pos, last)
+    return last + 1
+  end
+  local nxt, x, y = parse_chunks(buf, pos, st, limits)
+  if nxt then
+    req.body = concat(st.chunks)
+  end
+  return nxt, x, y
+end
+
+-- Keeps buf from pos for the next read; a body missing many bytes is
+-- framed by the core.
+local function keep_tail(conn, st, buf, pos, need)
+  st.tail = pos <= #buf and sub(buf, pos) or nil
+  if need and need - #buf >= BIG_BODY then
+    conn:framing({ length = need - #buf })
+    st.framed = true
+  end
+end
+
+-- Starts the request whose head is at pos; returns the body position or nil/false.
+local function start_request(conn, st, buf, pos, limits)
+  local req, at, why = parse_head(buf, pos, limits)
+  if not req then
+    if req == false then refuse(st, at, why) end
+    return req
+  end
+  local kind, n, bad = body_kind(req, limits)
+  if not kind then
+    refuse(st, n, bad)
+    return false
+  end
+  st.req, st.kind, st.length, st.body_size, st.chunks = req, kind, n, 0, kind == "chunked" and {} or nil
+  if kind == "none" then req.body = "" end
+  return at
+end
+
+-- Serves every complete request in buf.
+local function run(conn, st, buf, handler, limits)
+  local pos = 1
+  while not st.closing do
+    if not st.req then
+      if pos > #buf then return end
+      local at = start_request(conn, st, buf, pos, limits)
+      if not at then
+        if at == nil then keep_tail(conn, st, buf, pos) end
+        return
+      end
+      pos = at
+    end
+    if st.kind ~= "none" then
+      local nxt, x, y = read_body(st, buf, pos, limits)
+      if not nxt then
+        if nxt == false then return refuse(st, x, y) end
+        maybe_continue(conn, st.req)
+        return keep_tail(conn, st, buf, y, x)
+      end
+      pos = nxt
+    end
+    local req = st.req
+    st.req, st.chunks = nil, nil
+    respond(conn, st, req, handler)
+  end
+end
+
+local function flush(conn, st)
+  if out_n > 0 then
+    conn:write(concat(out, "", 1, out_n))
+    for i = 1, out_n do out[i] = nil end
+    out_n = 0
+  end
+  if st.closing then conn:close() end
+end
+
+local defaults = {
+  max_request_line = 8192, -- bytes; past it, 414
+  max_header = 16384,      -- bytes of request line and headers; past it, 431
+  max_headers = 100,       -- header fields; past it, 431
+  max_body = 1048576,      -- bytes of body; past it, 413
+}
+
+-- http.server(handler, opts): a handler table for moonwire. handler(req)
+-- returns status, body (a string), headers (a table name -> value).
+-- opts: max_request_line, max_header, max_headers, max_body, and any
+-- handler fields (idle_timeout, on_connect, on_close ...) to include.
+function M.server(handler, opts)
+  opts = opts or {}
+  local limits, h = {}, { framing = "raw", idle_timeout = 60000 }
+  for k, v in pairs(defaults) do limits[k] = opts[k] or v end
+  for k, v in pairs(opts) do
+    if defaults[k] == nil then h[k] = v end
+  end
+  h.max_frame = math.max(limits.max_body + 64, opts.max_frame or 0)
+  h.on_data = function(conn, data)
+    local st = conn.state
+    local tail = st.tail
+    if tail then
+      st.tail = nil
+      data = tail .. data
+    end
+    if st.framed then
+      st.framed = nil
+      conn:framing("raw")
+    end
+    if out_n > 0 then
+      for i = 1, out_n do out[i] = nil end
+      out_n = 0
+    end
+    if st.closing then return end
+    run(conn, st, data, handler, limits)
+    flush(conn, st)
+  end
+  return h
+end
+
+return M

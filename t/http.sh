@@ -1,0 +1,105 @@
+#!/bin/bash
+# examples/http.lua (on moonwire.http) with curl and wrk, and malformed or
+# oversized requests sent raw: each case gets the status HTTP says it should.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 43
+
+mkdir -p "$TMP/www/sub"
+printf '<h1>hi</h1>\n' >"$TMP/www/index.html"
+printf 'body{}\n' >"$TMP/www/sub/a.css"
+printf 'secret\n' >"$TMP/secret.txt"
+MW_HTTP_ROOT="$TMP/www" start_server http -l 127.0.0.1:0 "$EXAMPLES/http.lua" || finish
+URL="http://127.0.0.1:$PORT"
+
+# code ARGS...: the status curl got.
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+check "GET / answers the greeting" [ "$(curl -s "$URL/")" = "hello from moonwire" ]
+curl -s -D "$TMP/h" -o /dev/null "$URL/"
+check "... with Content-Length 20" contains "$TMP/h" "Content-Length: 20"
+check "... and a Date" grep -q '^Date: .* GMT' "$TMP/h"
+curl -s -I "$URL/" >"$TMP/head"
+check "HEAD / has the headers" contains "$TMP/head" "Content-Length: 20"
+check "... and no body" sh -c "! grep -q hello '$TMP/head'"
+check "a file from MW_HTTP_ROOT" [ "$(curl -s "$URL/index.html")" = "<h1>hi</h1>" ]
+curl -s -D "$TMP/h" -o /dev/null "$URL/sub/a.css"
+check "... with its Content-Type" contains "$TMP/h" "Content-Type: text/css"
+check "a missing file is 404" [ "$(code "$URL/nope.txt")" = 404 ]
+check "a directory is 404" [ "$(code "$URL/sub")" = 404 ]
+check "/../ is refused with 403" [ "$(code --path-as-is "$URL/../secret.txt")" = 403 ]
+check "/sub/../../ is refused with 403" [ "$(code --path-as-is "$URL/sub/../../secret.txt")" = 403 ]
+check "percent-encoded %2e%2e is refused with 403" [ "$(code --path-as-is "$URL/%2e%2e/secret.txt")" = 403 ]
+check "a bad percent-encoding is 400" [ "$(code "$URL/%zz")" = 400 ]
+check "POST / is 405" [ "$(code -d x "$URL/")" = 405 ]
+
+check "POST /echo with Content-Length" [ "$(curl -s --data-binary 'a=1&b=2' "$URL/echo")" = "a=1&b=2" ]
+check "POST /echo with a chunked body" \
+    [ "$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/www/index.html" "$URL/echo")" = "<h1>hi</h1>" ]
+head -c 3000000 /dev/urandom >"$TMP/big"
+curl -s --data-binary @"$TMP/big" -o "$TMP/big.back" "$URL/echo"
+check "a 3 MB body (Expect: 100-continue) comes back byte for byte" cmp -s "$TMP/big" "$TMP/big.back"
+curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big" -o "$TMP/big.back" "$URL/echo"
+check "... and chunked" cmp -s "$TMP/big" "$TMP/big.back"
+head -c 9000000 /dev/zero >"$TMP/huge"
+check "a 9 MB body (over max_body) is 413" [ "$(code --data-binary @"$TMP/huge" "$URL/echo")" = 413 ]
+
+check "keep-alive: two requests on one connection" \
+    [ "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}' "$URL/" "$URL/index.html")" = 10 ]
+curl -s -D "$TMP/h" -o /dev/null -H 'Connection: close' "$URL/"
+check "Connection: close is answered with Connection: close" contains "$TMP/h" "Connection: close"
+curl -s -D "$TMP/h" -o /dev/null --http1.0 "$URL/"
+check "HTTP/1.0 closes by default" contains "$TMP/h" "Connection: close"
+curl -s -D "$TMP/h" -o /dev/null --http1.0 -H 'Connection: keep-alive' "$URL/"
+check "HTTP/1.0 with keep-alive stays open" contains "$TMP/h" "Connection: keep-alive"
+
+# raw INPUT: sends INPUT (printf format), the reply goes to $TMP/reply.
+raw() { printf -- "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null; }
+status_is() { # status_is CODE: the first status line of the reply
+    head -1 "$TMP/reply" | grep -q "^HTTP/1.1 $1 " && return 0
+    echo "# got: $(head -1 "$TMP/reply")"
+    return 1
+}
+
+raw 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /index.html HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'
+check "three pipelined requests get three responses" [ "$(grep -c '^HTTP/1.1 200' "$TMP/reply")" -eq 3 ]
+check "... in order" sh -c "tr -d '\r' <'$TMP/reply' | grep -x 'hello from moonwire\|<h1>hi</h1>' | tr '\n' ' ' | grep -qx 'hello from moonwire <h1>hi</h1> hello from moonwire '"
+(printf 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n'; sleep 0.1
+    printf '5\r\nhel'; sleep 0.1; printf 'lo\r\n6;ext=1\r\n world\r\n0\r\n'; sleep 0.1
+    printf 'X-Trailer: t\r\n\r\n') | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+check "a chunked body in pieces, with an extension and a trailer" \
+    sh -c "tail -c 11 '$TMP/reply' | grep -qx 'hello world'"
+
+raw 'GARBAGE\r\n\r\n'
+check "a malformed request line is 400" status_is 400
+check "... and the connection is closed with Connection: close" contains "$TMP/reply" "Connection: close"
+raw 'GET / HTTP/1.1\r\nHost a\r\n\r\n'
+check "a header without a colon is 400" status_is 400
+raw 'GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n'
+check "an obsolete folded header line is 400" status_is 400
+raw 'GET / HTTP/1.1\r\n\r\n'
+check "HTTP/1.1 without Host is 400" status_is 400
+raw 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n'
+check "a bad Content-Length is 400" status_is 400
+raw 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+check "Content-Length with Transfer-Encoding is 400" status_is 400
+raw 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
+check "a bad chunk size is 400" status_is 400
+raw 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n'
+check "an unknown Transfer-Encoding is 501" status_is 501
+raw 'GET / HTTP/2.0\r\nHost: a\r\n\r\n'
+check "HTTP/2.0 in a request line is 505" status_is 505
+raw 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n'
+check "a Content-Length over max_body is 413" status_is 413
+raw "GET /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: a\r\n\r\n"
+check "a 9 KB request line is 414" status_is 414
+raw "GET / HTTP/1.1\r\nHost: a\r\nX-Big: $(head -c 20000 /dev/zero | tr '\0' a)\r\n\r\n"
+check "a 20 KB header section is 431" status_is 431
+
+wrk -t1 -c10 -d1s "$URL/" >"$TMP/wrk" 2>&1 || true
+sed 's/^/#   /' "$TMP/wrk" | grep -E 'requests in|Non-2xx|errors'
+check "wrk: requests were served" grep -q 'requests in' "$TMP/wrk"
+check "wrk: no errors and no non-2xx answers" sh -c "! grep -q 'Non-2xx\|Socket errors' '$TMP/wrk'"
+check "the server logged no handler error" sh -c "! grep -q 'error' '$LOG'"
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+finish

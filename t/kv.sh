@@ -1,0 +1,218 @@
+#!/bin/bash
+# examples/kv.lua answers redis-cli as redis-server 7 does: every command,
+# its wrong-arity, wrong-type and syntax errors (the expected answers were
+# taken from redis-server 7.0 itself); keys expire on a timer; raw RESP
+# pipelines, split commands, big values and protocol errors; redis-benchmark.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+set -f # commands below hold globs for KEYS
+plan 149
+
+start_server kv -l 127.0.0.1:0 "$EXAMPLES/kv.lua" || { finish; }
+
+# Each line: a redis-cli command, a tab, its output with newlines as |
+# (or ~ and a regular expression).
+while IFS=$'\t' read -r cmd want; do
+    got=$(eval "redis-cli -p $PORT $cmd" 2>&1 | tr '\n' '|')
+    case $want in
+    "~"*) [[ $got =~ ${want#"~"} ]] ;; # a TTL may have ticked down on a busy machine
+    *) [ "$got" = "$want" ] ;;
+    esac
+    r=$?
+    ok $r "redis-cli $cmd -> $want"
+    [ $r -eq 0 ] || echo "#   got: $got"
+done <<'TABLE'
+flushdb	OK|
+ping	PONG|
+ping hello	hello|
+ping a b	ERR wrong number of arguments for 'ping' command||
+echo "hello world"	hello world|
+echo	ERR wrong number of arguments for 'echo' command||
+echo a b	ERR wrong number of arguments for 'echo' command||
+set greeting hello	OK|
+get greeting	hello|
+get nope	|
+get	ERR wrong number of arguments for 'get' command||
+get a b	ERR wrong number of arguments for 'get' command||
+set	ERR wrong number of arguments for 'set' command||
+set k	ERR wrong number of arguments for 'set' command||
+set k v nx	OK|
+set k v2 nx	|
+set k v3 xx	OK|
+get k	v3|
+set k2 v xx	|
+get k2	|
+set k v nx xx	ERR syntax error||
+set k v ex 10 px 100	ERR syntax error||
+set k v keepttl ex 10	ERR syntax error||
+set k v ex 0	ERR invalid expire time in 'set' command||
+set k v ex -5	ERR invalid expire time in 'set' command||
+set k v px 0	ERR invalid expire time in 'set' command||
+set k v ex notanumber	ERR value is not an integer or out of range||
+set k v bogus	ERR syntax error||
+set k v4 get	v3|
+set k v5 nx get	v4|
+set ex1 v ex 100	OK|
+ttl ex1	~^(99|100)\|$
+set px1 v px 100000	OK|
+ttl px1	~^(99|100)\|$
+set k v6 xx keepttl	OK|
+ttl k	-1|
+del k nope greeting	2|
+del	ERR wrong number of arguments for 'del' command||
+exists k ex1 ex1 nope	2|
+exists	ERR wrong number of arguments for 'exists' command||
+set n 10	OK|
+incr n	11|
+decr n	10|
+incrby n 5	15|
+incrby n -20	-5|
+decrby n 3	-8|
+decrby n x	ERR value is not an integer or out of range||
+incrby n 1.5	ERR value is not an integer or out of range||
+incr newcounter	1|
+get n	-8|
+incr greeting2	1|
+set s abc	OK|
+incr s	ERR value is not an integer or out of range||
+decr s	ERR value is not an integer or out of range||
+incrby s 1	ERR value is not an integer or out of range||
+set big 9223372036854775807	OK|
+incr big	ERR increment or decrement would overflow||
+set small -9223372036854775808	OK|
+decr small	ERR increment or decrement would overflow||
+decrby n -9223372036854775808	ERR decrement would overflow||
+set n2 9223372036854775806	OK|
+incr n2	9223372036854775807|
+get n2	9223372036854775807|
+incr n2	ERR increment or decrement would overflow||
+incrby n2 -18446744073709551615	ERR value is not an integer or out of range||
+incr	ERR wrong number of arguments for 'incr' command||
+incrby n	ERR wrong number of arguments for 'incrby' command||
+mset a 1 b 2 c 3	OK|
+mget a b nope c	1|2||3|
+mset a	ERR wrong number of arguments for 'mset' command||
+mset a 1 b	ERR wrong number of arguments for 'mset' command||
+mget	ERR wrong number of arguments for 'mget' command||
+expire a 100	1|
+ttl a	~^(99|100)\|$
+pexpire b 100000	1|
+ttl b	~^(99|100)\|$
+pttl nope	-2|
+expire nope 100	0|
+expire a x	ERR value is not an integer or out of range||
+expire a	ERR wrong number of arguments for 'expire' command||
+ttl nope	-2|
+ttl c	-1|
+persist a	1|
+ttl a	-1|
+persist a	0|
+persist nope	0|
+expire c -1	1|
+exists c	0|
+keys a	a|
+set hallo x	OK|
+keys h?llo	hallo|
+keys h[^e]ll[a-z]	hallo|
+keys 'h\?llo'	|
+keys nomatch*	|
+keys	ERR wrong number of arguments for 'keys' command||
+keys a b	ERR wrong number of arguments for 'keys' command||
+lpush l x y	2|
+rpush l z	3|
+llen l	3|
+lrange l 0 -1	y|x|z|
+lrange l 1 1	x|
+lrange l 0 x	ERR value is not an integer or out of range||
+get l	WRONGTYPE Operation against a key holding the wrong kind of value||
+incr l	WRONGTYPE Operation against a key holding the wrong kind of value||
+set l v get	WRONGTYPE Operation against a key holding the wrong kind of value||
+lpop l	y|
+rpop l	z|
+llen greeting	0|
+llen nope	0|
+type l	list|
+type a	string|
+type nope	none|
+select 0	OK|
+select 1	ERR DB index is out of range||
+select x	ERR value is not an integer or out of range||
+dbsize x	ERR wrong number of arguments for 'dbsize' command||
+flushdb x	ERR syntax error||
+command foo	ERR unknown subcommand 'foo'. Try COMMAND HELP.||
+config get save	save||
+config get appendonly	appendonly|no|
+config set x y	ERR unknown subcommand 'set'. Try CONFIG HELP.||
+foo	ERR unknown command 'foo', with args beginning with: ||
+foo bar baz	ERR unknown command 'foo', with args beginning with: 'bar' 'baz' ||
+FOO bar	ERR unknown command 'FOO', with args beginning with: 'bar' ||
+dbsize	13|
+flushdb	OK|
+dbsize	0|
+TABLE
+
+cli() { redis-cli -p "$PORT" "$@" 2>&1; }
+
+# Keys with a time to live go on the timer, not only when read.
+cli flushdb >/dev/null
+cli set keep 1 >/dev/null
+# One redis-cli for the five SETs: a busy machine cannot delay them past the ttl.
+printf 'set short%s v px 800\n' 1 2 3 4 5 | redis-cli -p "$PORT" >/dev/null
+check "five keys with px 800 counted at first" [ "$(cli dbsize)" = 6 ]
+sleep 1.5
+check "the expiry timer removed them without a read" [ "$(cli dbsize)" = 1 ]
+cli set soon v px 100 >/dev/null
+sleep 0.3
+check "an expired key reads as nil" [ -z "$(cli get soon)" ]
+
+# raw INPUT EXPECTED: sends INPUT to the server (printf format), the reply is EXPECTED.
+raw() {
+    printf -- "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+    printf -- "$2" >"$TMP/expected"
+    cmp -s "$TMP/expected" "$TMP/reply" && return 0
+    echo "# expected:" && od -c "$TMP/expected" | sed 's/^/#   /' | head -10
+    echo "# got:" && od -c "$TMP/reply" | sed 's/^/#   /' | head -10
+    return 1
+}
+
+check "pipelined multibulk and inline commands answered in order" \
+    raw '*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\necho there\n' \
+    '+PONG\r\n$2\r\nhi\r\n+PONG\r\n$5\r\nthere\r\n'
+(for c in '*2\r\n$4' '\r\nEC' 'HO\r\n$6\r\nsp' 'lit!\r' '\n'; do printf "$c"; sleep 0.05; done) |
+    socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+check "a command split over five writes" [ "$(cat "$TMP/reply")" = "$(printf '$6\r\nsplit!\r\n')" ]
+check "inline quoting: spaces, escapes, single quotes" \
+    raw 'SET "a b" "x\\ny"\r\nGET "a b"\r\nECHO '"'"'it'"'"'\r\n' '+OK\r\n$3\r\nx\ny\r\n$2\r\nit\r\n'
+check "inline: unbalanced quotes is a protocol error" \
+    raw 'ECHO "abc\r\nPING\r\n' '-ERR Protocol error: unbalanced quotes in request\r\n'
+check "multibulk: a non-bulk element is a protocol error, and closes" \
+    raw '*1\r\n+PING\r\nPING\r\n' "-ERR Protocol error: expected '\$', got '+'\r\n"
+check "multibulk: a bad count is a protocol error" \
+    raw '*x\r\n' '-ERR Protocol error: invalid multibulk length\r\n'
+check "multibulk: a negative bulk length is a protocol error" \
+    raw '*1\r\n$-3\r\n' '-ERR Protocol error: invalid bulk length\r\n'
+check "empty lines and *0 are skipped" raw '\r\n*0\r\nPING\r\n' '+PONG\r\n'
+check "QUIT answers OK and closes; what follows is not run" \
+    raw 'PING\r\nQUIT\r\nSET after quit\r\n' '+PONG\r\n+OK\r\n'
+check "... the command after QUIT did not run" [ -z "$(cli get after)" ]
+
+# A value bigger than one read: its body is collected by a length frame.
+head -c 300000 /dev/urandom | base64 -w 0 >"$TMP/big"
+cli -x set big <"$TMP/big" >/dev/null
+redis-cli -p "$PORT" --raw get big | head -c "$(stat -c %s "$TMP/big")" >"$TMP/big.back"
+check "a 400 KB value comes back byte for byte" cmp -s "$TMP/big" "$TMP/big.back"
+check "... and STRLEN-like: GET of it has the right length" \
+    [ "$(redis-cli -p "$PORT" --raw get big | wc -c)" -eq $(($(stat -c %s "$TMP/big") + 1)) ]
+check "COMMAND COUNT is a number (redis-cli start-up)" \
+    sh -c "redis-cli -p $PORT command count | grep -qx '[0-9][0-9]*'"
+check "COMMAND DOCS answers an empty list" [ -z "$(cli command docs)" ]
+check "COMMAND INFO get: name and arity" [ "$(cli command info get | head -2 | tr '\n' ' ')" = "get 2 " ]
+
+redis-benchmark -p "$PORT" -c 20 -n 20000 -P 16 -t ping,set,get -q >"$TMP/bench" 2>&1
+tr '\r' '\n' <"$TMP/bench" | grep 'requests per second' >"$TMP/bench.rps"
+sed 's/^/#   /' "$TMP/bench.rps"
+check "redis-benchmark -P 16 runs ping, set and get to the end" [ "$(wc -l <"$TMP/bench.rps")" -eq 4 ]
+check "redis-benchmark saw no errors" sh -c "! grep -qi 'err' '$TMP/bench'"
+check "the server logged no handler error" sh -c "! grep -q 'error' '$LOG'"
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+finish
