@@ -50,6 +50,7 @@ for i in $(seq 20); do
     across="$across $(version_of 4)"
     sleep 0.05
 done
+echo "# answers across the reload:$across"
 check "a client busy across the reload stays with its old worker" \
     [ "$across" = "$(printf ' v2%.0s' $(seq 20))" ]
 exec 5<>"/dev/tcp/127.0.0.1/$PORT"

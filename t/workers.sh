@@ -31,7 +31,7 @@ check "50 connections echo 100 kB each through 2 workers" echocheck 127.0.0.1 "$
 stop_server
 
 start_server auto -w auto -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
-check "-w auto starts one worker per online CPU" wait_for workers_started "$(nproc)"
+check "-w auto starts one worker per online CPU" wait_for workers_started "$(getconf _NPROCESSORS_ONLN)"
 stop_server
 
 sock="$TMP/mw.sock"
