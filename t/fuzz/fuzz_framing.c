@@ -16,6 +16,8 @@ static struct framing choose(const uint8_t *cfg)
     f.delim = framing_intern(d, strlen(d));
     f.delim_len = f.kind == FRAMING_LINE ? 1 : (uint8_t)strlen(d);
     f.length = 1 + cfg[2] % 64;
+    if (f.length > f.max_frame) /* refused when a handler or conn:read asks for it */
+        f.length = f.max_frame;
     f.prefix = (uint8_t[]){1, 2, 4}[cfg[3] % 3];
     f.big_endian = cfg[3] & 4;
     return f;
