@@ -3,7 +3,7 @@
 # off when one keeps dying, and loses nothing on the other workers.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 15
+plan 17
 
 start_server sup -w 2 -l 127.0.0.1:0 "$EXAMPLES/whoami.lua"
 wait_for workers_started 2
@@ -58,4 +58,13 @@ check "and longer each time" contains "$LOG" "restarting it in 400 ms"
 check "the master survives and the replacement serves" echocheck 127.0.0.1 "$PORT" 2 1000 10
 check "the master never ran the handler (it is still alive)" kill -0 "$PID"
 stop_server
+
+# A master killed outright: its workers notice (PR_SET_PDEATHSIG), drain and go.
+start_server orphans -w 2 -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+wait_for workers_started 2
+w0=$(worker_pid 0) w1=$(worker_pid 1)
+stop_server KILL
+gone() { ! kill -0 "$w0" 2>/dev/null && ! kill -0 "$w1" 2>/dev/null; }
+check "workers of a master killed by SIGKILL exit on their own" wait_for gone
+check "after draining, as for SIGTERM" contains "$LOG" "worker 1: Terminated: stopping"
 finish
