@@ -14,11 +14,13 @@ trickle() {
     TRICKLE=$!
 }
 
-start_server drain -w 2 -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+# A generous --shutdown-timeout: the test is about what a drain delivers, and
+# a busy machine may need long to echo 100 MB.
+start_server drain -w 2 -l 127.0.0.1:0 --shutdown-timeout 60 "$EXAMPLES/echo.lua"
 wait_for workers_started 2
-echocheck 127.0.0.1 "$PORT" 100 2000000 30 &
+echocheck 127.0.0.1 "$PORT" 100 1000000 90 &
 checker=$!
-sleep 0.3
+sleep 0.2
 kill -TERM "$PID"
 wait "$checker"
 rc=$?
@@ -26,7 +28,7 @@ rc=$?
 check "SIGTERM mid-stream: 100 connections get every byte back" [ "$rc" -eq 0 ]
 check "the stop came while connections were open" \
     grep -q "worker .: Terminated: stopping ([1-9][0-9]* connections open)" "$LOG"
-check "the server exits after the drain" exited_within 10
+check "the server exits after the drain" exited_within 60
 check "exit status 0" [ "$STATUS" -eq 0 ]
 not_cut() { ! grep -q "shutdown timeout" "$LOG"; }
 check "no connection was cut at the deadline" not_cut
