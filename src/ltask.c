@@ -16,7 +16,8 @@
 
 #define TASK_META "moonwire.task"
 #define SPAWN_MAX_ARGS 255 /* nargs rides in the low byte of the queue entry */
-#define SLOTS_KEEP 64      /* a slot table up to this size is never rebuilt */
+#define SLOTS_KEEP 16384   /* a slot table up to this size (128 KiB) is never rebuilt */
+#define SLOTS_MIN 64       /* nor rebuilt smaller than this */
 
 /* What a coroutine task is waiting for. */
 enum wait { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_RECEIVE, WAIT_PARKED };
@@ -121,15 +122,18 @@ static void shrink(lua_State *L)
 {
     if (slots.size <= SLOTS_KEEP || slots.top > slots.size / 4)
         return;
+    int size = SLOTS_MIN; /* a power of two: the same size whatever is left live */
+    while (size < slots.top)
+        size *= 2;
     lua_rawgeti(L, LUA_REGISTRYINDEX, slots.ref);
-    lua_createtable(L, slots.top, 0);
+    lua_createtable(L, size, 0);
     for (int i = 1; i <= slots.top; i++) {
         lua_rawgeti(L, -2, i);
         lua_rawseti(L, -2, i);
     }
     lua_rawseti(L, LUA_REGISTRYINDEX, slots.ref);
     lua_pop(L, 1);
-    slots.size = slots.top;
+    slots.size = size;
 }
 
 void ltask_slot_free(lua_State *L, int slot)

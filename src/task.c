@@ -10,8 +10,10 @@
 /* Up to this many slots an empty ring keeps its block; a larger one gives it
  * back, so a burst does not hold memory for ever. The run queue is one ring
  * and busy; a mailbox is one per task and mostly holds a message or two. */
-#define RUNQ_KEEP 4096
+#define RUNQ_KEEP 65536
 #define MAILBOX_KEEP 16
+/* Messages one task may take in one turn before others get theirs. */
+#define TURN_MESSAGES 64
 
 /* A FIFO of fixed-size elements in one block, grown by doubling. */
 struct ring {
@@ -203,15 +205,28 @@ static int schedule(struct task *t)
     return 0;
 }
 
-/* One turn of a task: one call of ready, then back to the end of the queue
- * if there is more to do, so busy tasks take turns with everyone else. */
+/* More messages waiting, and nothing else (a wake) asked for a new turn. */
+static int has_mail_only(const struct task *t)
+{
+    return (t->flags & (TASK_LISTENING | TASK_WOKEN | TASK_STOPPED)) == TASK_LISTENING &&
+           t->mailbox.count > 0;
+}
+
+/* One turn of a task: ready is called once, or once per message for up to
+ * TURN_MESSAGES messages (a loop turn per message would make a busy mailbox
+ * crawl), then back to the end of the queue if there is more to do, so busy
+ * tasks take turns with everyone else. */
 static void run_task(void *ud)
 {
     struct task *t = ud;
     t->flags &= ~TASK_SCHEDULED;
     if (!(t->flags & TASK_STOPPED) && is_ready(t)) {
-        t->flags = (t->flags & ~TASK_WOKEN) | TASK_RUNNING;
-        t->ready(t, t->ud);
+        int calls = 0;
+        t->flags |= TASK_RUNNING;
+        do {
+            t->flags &= ~TASK_WOKEN;
+            t->ready(t, t->ud);
+        } while (++calls < TURN_MESSAGES && has_mail_only(t));
         t->flags &= ~TASK_RUNNING;
     }
     if (t->flags & TASK_STOPPED)
