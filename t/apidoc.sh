@@ -1,0 +1,41 @@
+#!/bin/sh
+# The reference pages cover the program and the Lua API, both ways: every
+# --help option is in moonwire(1) and every long option there is in --help;
+# every function the moonwire module, conn, task and timer objects and the
+# resp and http libraries export is in moonwire-lua(3), and every function
+# that page documents exists. The Lua page lints clean.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 6
+
+page1="$MW_SRCDIR/man/moonwire.1"
+page3="$MW_SRCDIR/man/moonwire-lua.3"
+case "${MANLINT:-mandoc}" in
+*groff) quiet groff -man -ww -z "$page3" 2>"$TMP/lint" ;;
+*) quiet "${MANLINT:-mandoc}" -Tlint -Wwarning "$page3" >"$TMP/lint" 2>&1 ;;
+esac
+[ $? -eq 0 ] && [ ! -s "$TMP/lint" ]
+ok $? "moonwire-lua(3) lints clean"
+sed 's/^/#   /' "$TMP/lint"
+
+"$MOONWIRE" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u >"$TMP/help"
+grep -o 'Fl Fl [a-z][a-z-]*' "$page1" | sed 's/Fl Fl /--/' | sort -u >"$TMP/page1"
+missing=$(comm -23 "$TMP/help" "$TMP/page1" | tr '\n' ' ')
+[ -z "$missing" ]
+ok $? "every --help option is in moonwire(1)${missing:+ (missing: $missing)}"
+extra=$(comm -13 "$TMP/help" "$TMP/page1" | tr '\n' ' ')
+[ -z "$extra" ]
+ok $? "every long option in moonwire(1) is in --help${extra:+ (not in --help: $extra)}"
+
+"$MOONWIRE" --check "$SCRIPTS/api_names.lua" 2>&1 >/dev/null | sed -n 's/^NAME //p' | sort -u >"$TMP/api"
+[ -s "$TMP/api" ]
+ok $? "the API's names were listed ($(wc -l <"$TMP/api") names)"
+prefixes='\(mw\.\|conn:\|task:\|timer:\|resp\.\|reply:\|http\.\)[a-z_]*'
+grep -o "\(Fn\|Va\) $prefixes" "$page3" | sed 's/^\(Fn\|Va\) //' | sort -u >"$TMP/documented"
+grep -o "Fn $prefixes" "$page3" | sed 's/^Fn //' | sort -u >"$TMP/documented_fn"
+missing=$(comm -23 "$TMP/api" "$TMP/documented" | tr '\n' ' ')
+[ -z "$missing" ]
+ok $? "every exported function and field is in moonwire-lua(3)${missing:+ (missing: $missing)}"
+extra=$(comm -13 "$TMP/api" "$TMP/documented_fn" | tr '\n' ' ')
+[ -z "$extra" ]
+ok $? "every function moonwire-lua(3) documents exists${extra:+ (no such function: $extra)}"
+finish
