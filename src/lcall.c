@@ -2,6 +2,9 @@
 
 #include "lcall.h"
 
+#include "deadline.h"
+#include "ldeadline.h"
+
 #include <lauxlib.h>
 
 int lcall_traceback(lua_State *L)
@@ -23,15 +26,25 @@ int lcall_depth(void)
 
 int lcall(lua_State *L, int nargs)
 {
+    return lcall_timed(L, nargs, -1, NULL);
+}
+
+/* Only the outermost entry arms a deadline: a nested one (an on_close run
+ * from inside a write) runs under the deadline of the entry around it. */
+int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what)
+{
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, lcall_traceback);
     lua_insert(L, base);
+    if (depth == 0)
+        deadline_arm(timeout_ms, what);
     depth++;
     int rc = lua_pcall(L, nargs, 0, base);
     depth--;
+    int hit = ldeadline_leave(L, depth == 0) && rc != 0;
     lua_remove(L, rc == 0 ? base : -2);
     if (rc != LUA_ERRMEM)
-        return rc == 0 ? 0 : -1;
+        return rc == 0 ? 0 : hit ? LCALL_DEADLINE : -1;
     /* What the failed call built is garbage now: free it before the caller
      * pushes anything, outside protection, onto a full heap. */
     lua_gc(L, LUA_GCCOLLECT, 0);
@@ -40,9 +53,17 @@ int lcall(lua_State *L, int nargs)
 
 int lcall_resume(lua_State *L, lua_State *co, int nargs)
 {
+    return lcall_resume_timed(L, co, nargs, -1, NULL);
+}
+
+int lcall_resume_timed(lua_State *L, lua_State *co, int nargs, long timeout_ms, const char *what)
+{
+    if (depth == 0)
+        deadline_arm(timeout_ms, what);
     depth++;
     int rc = lua_resume(co, nargs);
     depth--;
+    int hit = ldeadline_leave(L, depth == 0) && rc != 0 && rc != LUA_YIELD;
     if (rc == 0 || rc == LUA_YIELD)
         return rc == LUA_YIELD;
     const char *msg = lua_tostring(co, -1);
@@ -52,5 +73,5 @@ int lcall_resume(lua_State *L, lua_State *co, int nargs)
     luaL_traceback(L, co, msg, 0);
     if (described)
         lua_remove(L, -2);
-    return -1;
+    return hit ? LCALL_DEADLINE : -1;
 }

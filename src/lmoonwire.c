@@ -3,6 +3,7 @@
 #include "lmoonwire.h"
 
 #include "conn.h"
+#include "deadline.h"
 #include "lconn.h"
 #include "ltask.h"
 #include "ltimer.h"
@@ -81,8 +82,27 @@ static int mw_stats(lua_State *L)
     set_number(L, "accepted", (double)conn_accepted_total());
     set_number(L, "tasks", (double)ltask_count());
     set_number(L, "timers", (double)ltimer_count());
-    set_number(L, "deadline_hits", 0);
+    set_number(L, "deadline_hits", (double)deadline_hits());
     return 1;
+}
+
+/* mw.deadline(ms): the running entry must end ms from now (0: no deadline).
+ * mw.deadline(): the ms left, or nil when it has none. */
+static int mw_deadline(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        long left = deadline_remaining_ms();
+        if (left < 0)
+            lua_pushnil(L);
+        else
+            lua_pushnumber(L, (lua_Number)left);
+        return 1;
+    }
+    lua_Number ms = luaL_checknumber(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= 86400000, 1, "expected milliseconds from 0 to 86400000");
+    if (deadline_set((long)ms) < 0)
+        return luaL_error(L, "deadline: not inside a callback, or deadlines cannot start");
+    return 0;
 }
 
 static const luaL_Reg moonwire_functions[] = {
@@ -90,6 +110,7 @@ static const luaL_Reg moonwire_functions[] = {
     {"now", mw_now},
     {"worker_id", mw_worker_id},
     {"stats", mw_stats},
+    {"deadline", mw_deadline},
     {NULL, NULL},
 };
 

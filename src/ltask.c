@@ -21,8 +21,8 @@
 
 /* What a coroutine task is waiting for. */
 enum wait { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_RECEIVE, WAIT_PARKED };
-enum reason { REASON_DONE, REASON_STOPPED, REASON_ERROR };
-static const char *const reason_names[] = {"done", "stopped", "error"};
+enum reason { REASON_DONE, REASON_STOPPED, REASON_ERROR, REASON_DEADLINE };
+static const char *const reason_names[] = {"done", "stopped", "error", "deadline"};
 
 /* The Lua object of a mailbox or coroutine task. */
 struct ltask {
@@ -32,6 +32,7 @@ struct ltask {
     ltask_end_fn on_end;
     void *on_end_ud;
     unsigned id;
+    long timeout_ms; /* deadline of each slice or message; negative: --timeout */
     int self_slot; /* keeps this object alive while the task lives */
     int co_slot;
     int nvalues;         /* on co's stack, for its next resume */
@@ -186,7 +187,7 @@ static void run_spawned(void *ud)
     int nargs = (int)(word & 0xff);
     spawned--;
     push_spawned(main_L, (int)(word >> 8), nargs);
-    if (lcall(main_L, nargs) < 0)
+    if (lcall_timed(main_L, nargs, -1, "a spawned task") < 0)
         log_failure("spawned task", 0);
 }
 
@@ -255,7 +256,7 @@ static void run_on_stop(void *ud)
     lua_pushstring(L, reason_names[b->reason]);
     if (!lua_isfunction(L, -3))
         lua_pop(L, 3);
-    else if (lcall(L, 2) < 0)
+    else if (lcall_timed(L, 2, b->timeout_ms, "a task's on_stop") < 0)
         log_failure("on_stop", b->id);
     release(b);
 }
@@ -309,13 +310,13 @@ static void resume(struct ltask *b)
     b->nvalues = 0;
     ltask_slot_push(L, b->co_slot); /* the coroutine stays reachable while it runs */
     current = b;
-    int rc = lcall_resume(L, b->co, nargs);
+    int rc = lcall_resume_timed(L, b->co, nargs, b->timeout_ms, "a coroutine task");
     current = NULL;
     if (rc < 0) {
         lua_remove(L, -2);
         b->dying = 0;
         log_failure("coroutine", b->id);
-        end_task(b, REASON_ERROR);
+        end_task(b, rc == LCALL_DEADLINE ? REASON_DEADLINE : REASON_ERROR);
         return;
     }
     lua_pop(L, 1);
@@ -451,11 +452,11 @@ static void on_mailbox_ready(struct task *t, void *ud)
     ltask_slot_push(L, (int)msg);
     ltask_slot_free(L, (int)msg);
     current = b;
-    int rc = lcall(L, 2);
+    int rc = lcall_timed(L, 2, b->timeout_ms, "a task's on_message");
     current = NULL;
     if (rc < 0) {
         log_failure("on_message", b->id);
-        end_task(b, REASON_ERROR);
+        end_task(b, rc == LCALL_DEADLINE ? REASON_DEADLINE : REASON_ERROR);
     }
 }
 
@@ -463,7 +464,7 @@ static void on_mailbox_ready(struct task *t, void *ud)
 static struct ltask *new_task(lua_State *L, lua_State *co)
 {
     struct ltask *b = lua_newuserdata(L, sizeof *b);
-    *b = (struct ltask){.co = co, .id = ++last_id};
+    *b = (struct ltask){.co = co, .id = ++last_id, .timeout_ms = -1};
     luaL_getmetatable(L, TASK_META);
     lua_setmetatable(L, -2);
     b->task = task_new(co ? on_coroutine_ready : on_mailbox_ready, b);
@@ -656,6 +657,11 @@ int ltask_wake(lua_State *L, struct ltask *b, int nvalues)
 void ltask_stop(struct ltask *b)
 {
     end_task(b, REASON_STOPPED);
+}
+
+void ltask_set_timeout(struct ltask *b, long timeout_ms)
+{
+    b->timeout_ms = timeout_ms;
 }
 
 void ltask_set_on_end(struct ltask *b, ltask_end_fn fn, void *ud)

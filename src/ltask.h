@@ -57,6 +57,9 @@ int ltask_park(lua_State *L);
 int ltask_wake(lua_State *L, struct ltask *task, int nvalues);
 /* Ends the task as t:stop() does (from outside its coroutine). */
 void ltask_stop(struct ltask *task);
+/* The deadline of each of the task's slices or messages, in ms (negative:
+ * --timeout; 0: none). A slice past it ends the task with reason "deadline". */
+void ltask_set_timeout(struct ltask *task, long timeout_ms);
 /* Sets the function told when the task ends (one per task; NULL clears). */
 void ltask_set_on_end(struct ltask *task, ltask_end_fn fn, void *ud);
 /* Pushes the task's object (nil once it has ended and been released). */

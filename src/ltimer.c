@@ -57,7 +57,7 @@ static void on_fire(struct timer *timer, void *ud)
     ltask_slot_push(L, b->self_slot);
     if (!b->repeat)
         settle(b);
-    if (lcall(L, 1) == 0)
+    if (lcall_timed(L, 1, -1, "a timer callback") == 0)
         return;
     int cancelled = b->repeat && b->timer == timer;
     log_error("timer: %s%s", lua_tostring(L, -1),

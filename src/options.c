@@ -12,6 +12,7 @@
 
 enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_SHUTDOWN_TIMEOUT, OPT_PID_FILE, OPT_USER, OPT_LOG_FILE };
 enum { OPT_MAX_CONNS = 300, OPT_MEMORY_LIMIT };
+enum { OPT_GRACE = 320 };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -24,6 +25,8 @@ static const struct option long_options[] = {
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
+    {"timeout", required_argument, NULL, 't'},
+    {"grace", required_argument, NULL, OPT_GRACE},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -35,6 +38,9 @@ const char *options_usage(void)
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
            "                         (default " OPTIONS_DEFAULT_LISTEN ")\n"
            "  -w, --workers N|auto   worker processes; auto = online CPUs (default 1)\n"
+           "  -t, --timeout MS       deadline of each entry into Lua; 0 = none (default 5000)\n"
+           "      --grace MS         past a deadline, then the worker is replaced; 0 = never\n"
+           "                         (default 1000)\n"
            "      --shutdown-timeout SEC  time workers have to drain at a stop (default 10)\n"
            "      --max-conns N      connections per worker; past it, accepting pauses\n"
            "      --memory-limit SIZE  Lua heap per worker, e.g. 64M or 1G (default: none)\n"
@@ -123,6 +129,31 @@ static int take_limit(int c, struct options *opts, enum options_result *r, char 
     return 0;
 }
 
+/* Milliseconds, a whole number from 0 to a day. */
+static int parse_ms(const char *arg, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || n < 0 || n > 86400000)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* --timeout and --grace: 1 when c was one of them (and taken). */
+static int take_ms(int c, struct options *opts, enum options_result *r, char *err, size_t errlen)
+{
+    if (c != 't' && c != OPT_GRACE)
+        return 0;
+    if (parse_ms(optarg, c == 't' ? &opts->timeout_ms : &opts->grace_ms) < 0)
+        *r = usage_error(err, errlen,
+                         c == 't' ? "invalid --timeout '%s' (expected milliseconds, 0 = none)"
+                                  : "invalid --grace '%s' (expected milliseconds, 0 = never)",
+                         optarg);
+    return 1;
+}
+
 /* The options that take a value and have nothing else to check. */
 static int take_path(int c, struct options *opts)
 {
@@ -144,7 +175,8 @@ static enum options_result take_option(int c, struct options *opts, const char *
                                        char *err, size_t errlen)
 {
     enum options_result r = OPTIONS_RUN;
-    if (take_path(c, opts) || take_limit(c, opts, &r, err, errlen))
+    if (take_path(c, opts) || take_limit(c, opts, &r, err, errlen) ||
+        take_ms(c, opts, &r, err, errlen))
         return r;
     switch (c) {
     case 'l':
@@ -190,11 +222,13 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
     opts->log_level = LOG_INFO;
     opts->workers = 1;
     opts->shutdown_timeout = OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT;
+    opts->timeout_ms = OPTIONS_DEFAULT_TIMEOUT_MS;
+    opts->grace_ms = OPTIONS_DEFAULT_GRACE_MS;
     optind = 0; /* glibc: 0 also resets getopt's internal state, for repeated calls */
     opterr = 0;
     for (;;) {
         int prev = optind ? optind : 1;
-        int c = getopt_long(argc, argv, ":l:w:Vh", long_options, NULL);
+        int c = getopt_long(argc, argv, ":l:w:t:Vh", long_options, NULL);
         if (c == -1)
             break;
         enum options_result r = take_option(c, opts, prev < argc ? argv[prev] : "", err, errlen);

@@ -10,6 +10,8 @@
 #define OPTIONS_DEFAULT_LISTEN "127.0.0.1:7000"
 #define OPTIONS_MAX_WORKERS 256
 #define OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT 10.0
+#define OPTIONS_DEFAULT_TIMEOUT_MS 5000
+#define OPTIONS_DEFAULT_GRACE_MS 1000
 
 struct options {
     const char *listen[OPTIONS_MAX_LISTEN]; /* as written; parsed by addr_parse */
@@ -24,6 +26,8 @@ struct options {
     const char *log_file;    /* NULL: standard error */
     long max_conns;          /* per worker; 0 = no limit */
     size_t memory_limit;     /* Lua heap bytes per worker; 0 = no limit */
+    long timeout_ms;         /* deadline of each entry into Lua; 0 = none */
+    long grace_ms;           /* past a deadline, then the worker is ended; 0 = never */
 };
 
 enum options_result {

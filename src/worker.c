@@ -5,6 +5,7 @@
 #include "addr.h"
 #include "conn.h"
 #include "lconn.h"
+#include "ldeadline.h"
 #include "listener.h"
 #include "lmoonwire.h"
 #include "ltask.h"
@@ -217,6 +218,16 @@ static int watch_signals(struct worker *w)
     return 0;
 }
 
+/* The scheduler thread that enforces --timeout and --grace on this worker. */
+static int start_deadlines(struct worker *w)
+{
+    char err[ERR_MAX];
+    if (ldeadline_start(w->L, w->opts->timeout_ms, w->opts->grace_ms, err, sizeof err) == 0)
+        return 0;
+    log_error("%s", err);
+    return -1;
+}
+
 static void worker_free(struct worker *w)
 {
     close_listeners(w);
@@ -229,6 +240,7 @@ static void worker_free(struct worker *w)
     if (w->drain_deadline)
         event_free(w->drain_deadline);
     resolve_shutdown();
+    ldeadline_stop();
     if (w->L)
         luahost_close(w->L);
     ltask_set_base(NULL);
@@ -253,7 +265,8 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
     luaheap_set_limit(opts->memory_limit);
     conn_set_close_observer(gate_accepting, &w);
     w.L = load_handler(opts->script);
-    if (!w.L || adopt_listeners(&w, socks, nsocks) < 0 || watch_signals(&w) < 0)
+    if (!w.L || start_deadlines(&w) < 0 || adopt_listeners(&w, socks, nsocks) < 0 ||
+        watch_signals(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");

@@ -133,6 +133,24 @@ START_TEST(test_shutdown_timeout_in_seconds)
 }
 END_TEST
 
+START_TEST(test_timeout_and_grace_in_ms_zero_is_off)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.timeout_ms, 5000);
+    ck_assert_int_eq(o.grace_ms, 1000);
+    ck_assert_int_eq(PARSE("-t", "250", "--grace", "0", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.timeout_ms, 250);
+    ck_assert_int_eq(o.grace_ms, 0);
+    ck_assert_int_eq(PARSE("--timeout", "0", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.timeout_ms, 0);
+    ck_assert_int_eq(PARSE("--timeout", "5s", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "--timeout '5s'"));
+    ck_assert_int_eq(PARSE("--grace", "-1", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "--grace '-1'"));
+    ck_assert_int_eq(PARSE("--timeout", "86400001", "x.lua"), OPTIONS_USAGE);
+}
+END_TEST
+
 START_TEST(test_pid_file_user_and_log_file)
 {
     ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
@@ -153,7 +171,7 @@ START_TEST(test_usage_names_every_option)
     const char *u = options_usage();
     const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help",
                            "--workers", "--shutdown-timeout", "--pid-file", "--user",
-                           "--log-file"};
+                           "--log-file", "--timeout", "--grace"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_ptr_nonnull(strstr(u, names[i]));
 }
@@ -176,6 +194,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_bad_workers_is_usage_error);
     tcase_add_test(tc, test_shutdown_timeout_in_seconds);
     tcase_add_test(tc, test_pid_file_user_and_log_file);
+    tcase_add_test(tc, test_timeout_and_grace_in_ms_zero_is_off);
     tcase_add_test(tc, test_usage_names_every_option);
     suite_add_tcase(s, tc);
     return s;

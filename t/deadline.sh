@@ -1,0 +1,136 @@
+#!/bin/bash
+# Deadlines: a runaway handler (interpreted, or calling C functions), a timer
+# callback and a coroutine slice are stopped at the line that runs, soon after
+# their deadline; the connection closes with reason "deadline"; a pcall that
+# swallows it is raised again; other connections are served as before;
+# mw.deadline and the handler's timeout field change it; 0 means none.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 34
+
+LATE_MS=50 # the most a raise may come after its deadline
+SCRIPT="$SCRIPTS/deadline_runaway.lua"
+
+# ask FD TEXT: sends a line on FD, reads one back into REPLY.
+ask() {
+    printf '%s\n' "$2" >&"$1"
+    REPLY=""
+    read -r -t 5 REPLY <&"$1"
+}
+
+# send COMMAND: one connection that sends COMMAND; its output in $TMP/out.
+send() {
+    printf '%s\n' "$1" | socat -t 5 -T 5 - "TCP:127.0.0.1:$PORT" >"$TMP/out" 2>/dev/null
+}
+
+# wait_log TEXT: waits (5 s at most) for TEXT in the log.
+wait_log() {
+    for _ in $(seq 100); do
+        grep -qE -- "$1" "$LOG" && return 0
+        sleep 0.05
+    done
+    echo "# '$1' not in the log:" && sed 's/^/#   /' "$LOG" | tail -20
+    return 1
+}
+
+# ms_at PATTERN: the log time (ms of the day) of the first line matching PATTERN.
+ms_at() {
+    grep -m1 -E -- "$1" "$LOG" | sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9]*\)\.\([0-9]*\)Z.*/\1 \2 \3 \4/p' |
+        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
+}
+
+# in_time NAME ERROR_PATTERN DEADLINE_MS: the raise came within LATE_MS of
+# the deadline, counted from the handler's "START NAME" log line.
+in_time() {
+    start=$(ms_at "START $1\$") raised=$(ms_at "$2")
+    late=$((raised - start - $3))
+    echo "# $1: raised $late ms after its $3 ms deadline"
+    [ -n "$start" ] && [ -n "$raised" ] && [ "$late" -ge -2 ] && [ "$late" -le "$LATE_MS" ]
+}
+
+MW_TEST_HANDLER_TIMEOUT=200 start_server runaway --timeout 300 -l 127.0.0.1:0 "$SCRIPT"
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+ask 3 hello
+check "a connection is served before any runaway" [ "$REPLY" = hello ]
+
+send interpreted
+err="deadline_runaway.lua:[78]: moonwire: deadline exceeded \(200 ms\)"
+check "an interpreted endless loop is stopped (handler timeout 200 ms)" wait_log "on_data: .*$err"
+check "... the traceback shows the line in the loop" \
+    grep -qE "^	.*deadline_runaway.lua:[78]: in function 'interpreted_spin'" "$LOG"
+check "... within $LATE_MS ms of the deadline" in_time interpreted "$err" 200
+check "... its connection closes with reason 'deadline'" wait_log "CLOSED 2 deadline"
+ask 3 still
+check "... another connection is still served" [ "$REPLY" = still ]
+
+send cfunc
+err="deadline_runaway.lua:1[56]: moonwire: deadline exceeded \(200 ms\)"
+check "a compiled loop that calls a C function (tostring) is stopped" wait_log "$err"
+check "... the traceback shows the line in the loop" \
+    grep -qE "^	.*deadline_runaway.lua:1[56]: in function 'cfunc_spin'" "$LOG"
+check "... within $LATE_MS ms of the deadline" in_time cfunc "$err" 200
+check "... its connection closes with reason 'deadline'" wait_log "CLOSED 3 deadline"
+
+send swallow
+check "a pcall that swallows the error sees it raised again: the handler ends" \
+    wait_log "CLOSED 4 deadline"
+check "... and never reaches the code after its pcalls" [ ! -s "$TMP/out" ]
+check "... raised again in the handler, past the pcall" \
+    grep -qE "connection 4: on_data: .*deadline_runaway.lua:4[67]: moonwire: deadline" "$LOG"
+
+send shorter
+err="deadline_runaway.lua:[78]: moonwire: deadline exceeded \(50 ms\)"
+check "mw.deadline(50) shortens the running entry's deadline" wait_log "$err"
+check "... within $LATE_MS ms of it" in_time shorter "$err" 50
+
+send none
+check "mw.deadline(0) lifts it: 400 ms of work past a 200 ms deadline finishes" \
+    grep -qx "survived nil" "$TMP/out"
+send left
+check "mw.deadline() tells the ms left (200 at most)" \
+    awk '$1 > 0 && $1 <= 200 { ok = 1 } END { exit !ok }' "$TMP/out"
+
+send timer
+err="timer: .*deadline_runaway.lua:[78]: moonwire: deadline exceeded \(300 ms\)"
+check "a timer callback is stopped (--timeout 300)" wait_log "$err"
+check "... within $LATE_MS ms of the deadline" in_time timer "$err" 300
+
+send go
+err="task [0-9]*: coroutine: .*deadline_runaway.lua:[78]: moonwire: deadline exceeded \(300 ms\)"
+check "a coroutine task's slice after mw.sleep is stopped" wait_log "$err"
+check "... within $LATE_MS ms of the deadline" in_time go "$err" 300
+
+ask 3 stats
+echo "# stats: $REPLY"
+check "mw.stats(): 6 deadline hits; the task and the timer are gone" [ "$REPLY" = "6 0 0" ]
+ask 3 "still here"
+check "the first connection was served throughout" [ "$REPLY" = "still here" ]
+check "nothing was logged as a crash" sh -c "! grep -q 'killed by signal\|exited with status' '$LOG'"
+exec 3>&-
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+
+# --timeout 0: no deadline at all (no thread, no hook).
+MW_TEST_HANDLER_TIMEOUT= start_server off --timeout 0 -l 127.0.0.1:0 "$SCRIPT"
+send busy
+check "--timeout 0: 400 ms of work is not stopped" grep -qx done "$TMP/out"
+send left
+check "--timeout 0: mw.deadline() is nil" grep -qx nil "$TMP/out"
+check "--timeout 0: no deadline error" sh -c "! grep -q 'deadline exceeded' '$LOG'"
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+
+# The handler's timeout = 0 takes its callbacks out of --timeout.
+MW_TEST_HANDLER_TIMEOUT=0 start_server handler_off --timeout 100 -l 127.0.0.1:0 "$SCRIPT"
+send busy
+check "handler timeout = 0: 400 ms of work past --timeout 100 finishes" grep -qx done "$TMP/out"
+check "... with no deadline error" sh -c "! grep -q 'deadline exceeded' '$LOG'"
+send timer
+check "... while a timer still has --timeout 100" wait_log "timer: .*deadline exceeded \(100 ms\)"
+stop_server
+check "server exits 0" [ "$STATUS" -eq 0 ]
+
+# A handler timeout that is not a whole number of ms is refused at load.
+printf 'return { timeout = -5 }\n' >"$TMP/bad.lua"
+"$MOONWIRE" --check "$TMP/bad.lua" 2>"$TMP/bad.log"
+check "timeout = -5 is refused" contains "$TMP/bad.log" "handler field 'timeout' must be a whole number"
+finish
