@@ -19,7 +19,7 @@ res_stats() {
     function flush() {
         if (n == 0) return
         med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-        printf "%s\t%s\t%s\t%s\t%g\t%g\t%g\t%g\t%d\n", k1, k2, k3, k4, med, v[1], v[n], sum, n
+        printf "%s\t%s\t%s\t%s\t%.10g\t%.10g\t%.10g\t%.0f\t%d\n", k1, k2, k3, k4, med, v[1], v[n], sum, n
         n = 0; sum = 0
     }
     $6 == "nan" { next }
@@ -27,14 +27,33 @@ res_stats() {
       if (id != last) { flush(); k1 = $1; k2 = $2; k3 = $3; k4 = $5; last = id }
       v[++n] = $6 + 0; sum += $6 }
     END { flush() }' >"$BENCH_WORK/stats.tsv"
+    res_load
+}
+
+# Loads stats.tsv into RES_STAT, so that tables need no process per cell.
+res_load() {
+    declare -gA RES_STAT=()
+    local a b c d med min max sum n
+    while IFS=$'\t' read -r a b c d med min max sum n; do
+        RES_STAT["$a|$b|$c|$d|med"]=$med
+        RES_STAT["$a|$b|$c|$d|min"]=$min
+        RES_STAT["$a|$b|$c|$d|max"]=$max
+        RES_STAT["$a|$b|$c|$d|sum"]=$sum
+        RES_STAT["$a|$b|$c|$d|n"]=$n
+    done <"$BENCH_WORK/stats.tsv"
 }
 
 # Prints one statistic: FIELD is med, min, max, sum or n; "" when absent.
 res_get() { # res_get KIND KEY SERVER METRIC FIELD
-    awk -F '\t' -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v f="$5" '
-        $1 == a && $2 == b && $3 == c && $4 == d {
-            i = f == "med" ? 5 : f == "min" ? 6 : f == "max" ? 7 : f == "sum" ? 8 : 9
-            print $i; exit }' "$BENCH_WORK/stats.tsv"
+    echo "${RES_STAT["$1|$2|$3|$4|$5"]:-}"
+}
+
+# Mismatched bytes plus errors over every run of KIND KEY SERVER.
+res_bad() { # res_bad KIND KEY SERVER
+    local a b
+    a=$(res_get "$1" "$2" "$3" mismatches sum)
+    b=$(res_get "$1" "$2" "$3" errors sum)
+    echo $(( ${a%.*}0 / 10 + ${b%.*}0 / 10 ))
 }
 
 res_fmt() { # res_fmt PRINTF-FORMAT VALUE: "–" when there is no value
@@ -67,8 +86,7 @@ res_echo_table() { # res_echo_table KEY TITLE SERVERS...
     echo "|---|---|---|---|---|---|---|---|---|---|"
     for s in "$@"; do
         [ -n "$(res_get echo "$key" "$s" errors n)" ] || continue
-        bad=$(awk -v a="$(res_get echo "$key" "$s" mismatches sum)" \
-            -v b="$(res_get echo "$key" "$s" errors sum)" 'BEGIN { print a + b }')
+        bad=$(res_bad echo "$key" "$s")
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
             "$(res_range echo "$key" "$s" rps %.0f)" \
             "$(res_fmt %.0f "$(res_get echo "$key" "$s" p50_us med)")" \
@@ -94,8 +112,7 @@ res_idle_table() { # res_idle_table N SERVERS...
             "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss0_kb med)")" \
             "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss1_kb med)")" \
             "$(res_ratio idle "$n" "$s" bytes_per_conn)" \
-            "$(awk -v a="$(res_get idle "$n" "$s" mismatches sum)" \
-                -v b="$(res_get idle "$n" "$s" errors sum)" 'BEGIN { print a + b }')"
+            "$(res_bad idle "$n" "$s")"
     done
 }
 
