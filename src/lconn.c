@@ -428,8 +428,8 @@ static void serve_ended(struct ltask *task, const char *reason, void *ud)
     struct conn *conn = box_conn(box, &why);
     (void)task;
     box->serve = NULL;
-    if (conn && strcmp(reason, "error") == 0)
-        conn_abort(conn, "error");
+    if (conn && (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0))
+        conn_abort(conn, reason);
     else if (conn)
         conn_close(conn);
 }
@@ -446,6 +446,7 @@ static void start_serve(struct conn *conn, struct lconn_box *box)
     box->serve = ltask_go(L, 1);
     lua_pop(L, 1);
     ltask_set_on_end(box->serve, serve_ended, box);
+    ltask_set_timeout(box->serve, box->handler->h.timeout);
 }
 
 void lconn_accept(int fd)

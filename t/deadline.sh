@@ -3,9 +3,10 @@
 # callback and a coroutine slice are stopped at the line that runs, soon after
 # their deadline; the connection closes with reason "deadline"; a pcall that
 # swallows it is raised again; other connections are served as before;
-# mw.deadline and the handler's timeout field change it; 0 means none.
+# mw.deadline and the handler's timeout field change it; 0 means none; a
+# serve coroutine is stopped between two reads.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 34
+plan 38
 
 LATE_MS=50 # the most a raise may come after its deadline
 SCRIPT="$SCRIPTS/deadline_runaway.lua"
@@ -128,6 +129,17 @@ send timer
 check "... while a timer still has --timeout 100" wait_log "timer: .*deadline exceeded \(100 ms\)"
 stop_server
 check "server exits 0" [ "$STATUS" -eq 0 ]
+
+# serve: each slice of the connection's coroutine between two reads.
+start_server serve --timeout 5000 -l 127.0.0.1:0 "$SCRIPTS/deadline_serve.lua"
+printf 'a\nb\ncompute\nc\n' | socat -t 5 -T 5 - "TCP:127.0.0.1:$PORT" >"$TMP/out" 2>/dev/null
+check "serve: the lines before the runaway are answered, not the one after" \
+    [ "$(tr '\n' ' ' <"$TMP/out")" = "a b " ]
+err="coroutine: .*deadline_serve.lua:[78]: moonwire: deadline exceeded \(200 ms\)"
+check "serve: a computation between two reads is stopped (handler timeout)" wait_log "$err"
+check "... within $LATE_MS ms of the deadline" in_time serve "$err" 200
+check "... its connection closes with reason 'deadline'" wait_log "CLOSED 1 deadline"
+stop_server
 
 # A handler timeout that is not a whole number of ms is refused at load.
 printf 'return { timeout = -5 }\n' >"$TMP/bad.lua"
