@@ -36,6 +36,25 @@ steps[#steps + 1] = function()
   end)
 end
 
+-- mw.spawn at a steady pace: batches of 1,000 that the loop runs between
+-- them, so the memory they use is reused rather than faulted in fresh.
+steps[#steps + 1] = function()
+  mw.go(function()
+    local batch, spent, done = 1000, 0, 0
+    collectgarbage()
+    local t0 = now()
+    for _ = 1, M / batch do
+      local t1 = now()
+      for _ = 1, batch do mw.spawn(function() done = done + 1 end) end
+      spent = spent + now() - t1
+      mw.sleep(0)
+    end
+    rate("spawn_steady", done, spent)
+    rate("spawn_and_run_steady", done, now() - t0)
+    next_step()
+  end)
+end
+
 -- mw.go: coroutine tasks that start, return and are gone.
 steps[#steps + 1] = function()
   local done = 0
