@@ -3,20 +3,6 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 13
 
-# exchange INPUT: sends INPUT (printf format) and collects the replies in $TMP/reply.
-exchange() {
-    printf "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
-}
-
-# replied EXPECTED: the reply is exactly EXPECTED (printf format).
-replied() {
-    printf "$1" >"$TMP/expected"
-    cmp -s "$TMP/expected" "$TMP/reply" && return 0
-    echo "# expected:" && od -c "$TMP/expected" | sed 's/^/#   /'
-    echo "# got:" && od -c "$TMP/reply" | sed 's/^/#   /'
-    return 1
-}
-
 serve() {
     [ -n "$PID" ] && stop_server
     MW_FRAMING=$1 start_server "$1" -l 127.0.0.1:0 "$SCRIPTS/framed.lua"

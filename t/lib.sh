@@ -48,6 +48,23 @@ contains() {
     return 1
 }
 
+# exchange INPUT: sends INPUT (a printf format) on a new connection to PORT,
+# half-closes, and keeps all the server answers in $TMP/reply.
+exchange() {
+    # shellcheck disable=SC2059
+    printf "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+}
+
+# replied EXPECTED: the last exchange's reply is exactly EXPECTED (printf format).
+replied() {
+    # shellcheck disable=SC2059
+    printf "$1" >"$TMP/expected"
+    cmp -s "$TMP/expected" "$TMP/reply" && return 0
+    echo "# expected:" && od -c "$TMP/expected" | sed 's/^/#   /'
+    echo "# got:" && od -c "$TMP/reply" | sed 's/^/#   /'
+    return 1
+}
+
 # quiet COMMAND...: runs COMMAND with its stdout sent to the log, not to TAP.
 quiet() {
     "$@" >&2

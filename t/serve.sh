@@ -4,18 +4,6 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 12
 
-exchange() {
-    printf "$1" | socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
-}
-
-replied() {
-    printf "$1" >"$TMP/expected"
-    cmp -s "$TMP/expected" "$TMP/reply" && return 0
-    echo "# expected:" && sed 's/^/#   /' "$TMP/expected"
-    echo "# got:" && sed 's/^/#   /' "$TMP/reply"
-    return 1
-}
-
 start_server serve -l 127.0.0.1:0 "$SCRIPTS/serve_lines.lua"
 exchange 'one\r\nBODY 5\nab\ncdUNTIL ;;\nxyz;;SLEEP\nlast\nQUIT\nignored\n'
 check "read_line, read(n), read_until and mw.sleep in one pipelined exchange" \
