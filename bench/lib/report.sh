@@ -16,7 +16,7 @@ report_machine() {
 
 report_versions() {
     local s
-    echo "- moonwire: $(git -C "$BENCH_SRCDIR" describe --always --dirty 2>/dev/null || echo unknown)" \
+    echo "- moonwire: $BENCH_REV (source tree when the run started)" \
         "($([ -x "$MOONWIRE" ] && "$MOONWIRE" -V 2>&1 | head -n 1)), serving \`${MW_SCRIPT#"$BENCH_SRCDIR"/}\`"
     for s in node redis; do
         command -v "${s/redis/redis-server}" >/dev/null && echo "- $(srv_version "$s")"
