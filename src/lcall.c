@@ -16,6 +16,23 @@ int lcall_traceback(lua_State *L)
     return 1;
 }
 
+/* Pushes the traceback handler. lua_pushcfunction would make a new closure,
+ * garbage, on every entry; this one is made once per state and kept in the
+ * registry under a key no Lua code can name. */
+static void push_traceback(lua_State *L)
+{
+    static const char key;
+    lua_pushlightuserdata(L, (void *)&key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isfunction(L, -1))
+        return;
+    lua_pop(L, 1);
+    lua_pushcfunction(L, lcall_traceback);
+    lua_pushlightuserdata(L, (void *)&key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
 /* How many entries into Lua are running now: 0 from the loop itself. */
 static int depth;
 
@@ -34,7 +51,7 @@ int lcall(lua_State *L, int nargs)
 int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what)
 {
     int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, lcall_traceback);
+    push_traceback(L);
     lua_insert(L, base);
     if (depth == 0)
         deadline_arm(timeout_ms, what);
