@@ -37,8 +37,10 @@ static void cut_all(const struct framing *f, struct evbuffer *in, size_t *scanne
         evbuffer_drain(in, total);
         *scanned = 0;
     }
-    if (r == FRAMING_TOO_LARGE)
+    if (r == FRAMING_TOO_LARGE) { /* the connection fails: start afresh */
         evbuffer_drain(in, evbuffer_get_length(in));
+        *scanned = 0;
+    }
     if (*scanned > evbuffer_get_length(in))
         abort();
 }
