@@ -129,6 +129,21 @@ report_raw() {
     echo "</details>"
 }
 
+# The benchmarks of later issues keep their own scripts and result files
+# (bench/*/RESULTS-*.md, each with the commands that made it); RESULTS.md
+# carries them too, as they were last written, so one file has every number.
+report_others() {
+    for f in "$BENCH_SRCDIR"/bench/*/RESULTS-*.md; do
+        [ -f "$f" ] || continue
+        echo
+        echo "---"
+        echo
+        echo "_From \`${f#"$BENCH_SRCDIR"/}\`, written by its own script (see its commands)._"
+        echo
+        sed 's/^#/##/' "$f"
+    done
+}
+
 report_write() {
     report_header
     report_summary
@@ -137,4 +152,5 @@ report_write() {
     report_peers
     report_commands
     report_raw
+    report_others
 }
