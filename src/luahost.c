@@ -16,18 +16,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* From the build tree, the project's lua/; once installed, $(pkgdatadir)/lua. */
+/* From the build tree, the project's lua/; once installed, $(pkgdatadir)/lua;
+ * a binary copied elsewhere before any install still finds the source tree's. */
 const char *luahost_lua_dir(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return MW_LUADIR;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    return strcmp(exe, MW_BUILDDIR) == 0 ? MW_SRC_LUADIR : MW_LUADIR;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        if (strcmp(exe, MW_BUILDDIR) == 0)
+            return MW_SRC_LUADIR;
+    }
+    if (access(MW_LUADIR, F_OK) != 0 && access(MW_SRC_LUADIR, F_OK) == 0)
+        return MW_SRC_LUADIR;
+    return MW_LUADIR;
 }
 
 static void set_search_path(lua_State *L)
