@@ -3,6 +3,8 @@
 #include "listener.h"
 
 #include "addr.h"
+#include "bibop.h"
+#include "luaheap.h"
 #include "log.h"
 
 #include <errno.h>
@@ -168,7 +170,8 @@ struct listener *listener_adopt(struct event_base *base, int fd, const char *nam
                                 listener_accept_fn on_accept, void *arg, char *err,
                                 size_t errlen)
 {
-    struct listener *l = calloc(1, sizeof *l);
+    uint32_t generation;
+    struct listener *l = bibop_box_new(luaheap(), BIBOP_KIND_LISTENER, sizeof *l, &generation);
     if (!l) {
         snprintf(err, errlen, "listen %s: out of memory", name);
         return NULL;
@@ -184,7 +187,7 @@ struct listener *listener_adopt(struct event_base *base, int fd, const char *nam
         snprintf(err, errlen, "listen %s: cannot register with the event loop", name);
         if (l->retry)
             event_free(l->retry);
-        free(l);
+        bibop_box_free(l);
         return NULL;
     }
     evconnlistener_set_error_cb(l->ev, accept_error_cb);
@@ -235,5 +238,5 @@ void listener_close(struct listener *l)
     event_free(l->retry);
     if (l->unix_path[0] && unlink(l->unix_path) < 0)
         log_warn("unlink %s: %s", l->unix_path, strerror(errno));
-    free(l);
+    bibop_box_free(l);
 }

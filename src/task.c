@@ -2,6 +2,9 @@
 
 #include "task.h"
 
+#include "bibop.h"
+#include "luaheap.h"
+
 #include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
@@ -177,16 +180,18 @@ size_t task_queued(void)
 
 /* ---- tasks ---- */
 
-/* The one place a task's memory comes from and goes back to. */
+/* The one place a task's memory comes from and goes back to: a slot in the
+ * worker heap's task pages (BiBOP), found from its address alone. */
 static struct task *task_alloc(void)
 {
-    return malloc(sizeof(struct task));
+    uint32_t generation;
+    return bibop_box_new(luaheap(), BIBOP_KIND_TASK, sizeof(struct task), &generation);
 }
 
 static void task_destroy(struct task *t)
 {
     ring_release(&t->mailbox);
-    free(t);
+    bibop_box_free(t);
 }
 
 static int is_ready(const struct task *t)

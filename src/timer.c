@@ -2,6 +2,9 @@
 
 #include "timer.h"
 
+#include "bibop.h"
+#include "luaheap.h"
+
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -28,16 +31,17 @@ size_t timer_count(void)
     return live_count;
 }
 
-/* The one place a timer's memory comes from and goes back to, so timers can
- * move to typed pages without touching the rest. */
+/* The one place a timer's memory comes from and goes back to: a slot in the
+ * worker heap's timer pages (BiBOP), found from its address alone. */
 static struct timer *timer_alloc(void)
 {
-    return malloc(sizeof(struct timer));
+    uint32_t generation;
+    return bibop_box_new(luaheap(), BIBOP_KIND_TIMER, sizeof(struct timer), &generation);
 }
 
 static void timer_free(struct timer *t)
 {
-    free(t);
+    bibop_box_free(t);
 }
 
 static void timer_fire(evutil_socket_t fd, short what, void *arg)
