@@ -6,6 +6,7 @@
 #include "bibop.h"
 #include "luaheap.h"
 #include "log.h"
+#include "proxyproto.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -30,6 +31,7 @@ enum conn_flag {
     CONN_THROTTLED = 32,  /* output passed the high-water mark */
     CONN_CONNECTING = 64, /* outbound, not yet established */
     CONN_DELIVERING = 128, /* a buffered frame is with the handler */
+    CONN_PROXY = 256,      /* a PROXY protocol header must come first */
 };
 
 struct conn_list {
@@ -47,6 +49,12 @@ struct conn_group {
     int released;
 };
 
+/* Kept apart from struct conn: only connections through a proxy pay for it. */
+struct conn_origin {
+    socklen_t len;
+    struct sockaddr_storage sa;
+};
+
 struct conn {
     struct event ev; /* one event: EV_READ, plus EV_WRITE while output is pending */
     struct conn *prev, *next;
@@ -57,6 +65,7 @@ struct conn {
     uint64_t id;
     uint64_t last_input_ms;
     const char *reason; /* why it failed, once CONN_DEAD */
+    struct conn_origin *origin; /* the client a PROXY header named, if any */
     size_t scanned;     /* of in, by a delimiter search that found nothing */
     struct framing framing;
     int fd;
@@ -249,6 +258,7 @@ static void conn_destroy(struct conn *conn)
         evbuffer_free(conn->in);
     if (conn->out)
         evbuffer_free(conn->out);
+    free(conn->origin);
     bibop_box_free(conn);
     open_count--;
     if (--g->count == 0 && g->released)
@@ -394,8 +404,12 @@ static ssize_t read_framed(struct conn *conn)
     return n;
 }
 
+static void read_proxy_header(struct conn *conn);
+
 static void conn_read(struct conn *conn)
 {
+    if (conn->flags & CONN_PROXY)
+        return read_proxy_header(conn);
     deliver_buffered(conn);
     if (!conn_wants_frames(conn))
         return;
@@ -405,6 +419,73 @@ static void conn_read(struct conn *conn)
         conn_got_eof(conn);
     else if (n < 0 && errno != EAGAIN && errno != EINTR)
         conn_fail(conn, errno_reason(errno));
+}
+
+/* ---- the PROXY protocol header ---- */
+
+static void proxy_header_failed(struct conn *conn, const char *why)
+{
+    char peer[ADDR_TEXT_MAX] = "?";
+    conn_peer(conn, peer, sizeof peer);
+    log_warn("connection %llu from %s: %s; closing", (unsigned long long)conn->id, peer, why);
+    conn_fail(conn, "bad PROXY header");
+}
+
+static int set_origin(struct conn *conn, const struct proxyproto_addr *pa)
+{
+    if (pa->local)
+        return 0;
+    if (!(conn->origin = malloc(sizeof *conn->origin)))
+        return -1;
+    conn->origin->len = pa->srclen;
+    memcpy(&conn->origin->sa, &pa->src, sizeof pa->src);
+    return 0;
+}
+
+/* The header is taken off the input; what follows it is the handler's. */
+static void take_proxy_header(struct conn *conn)
+{
+    struct proxyproto_addr pa;
+    const char *why;
+    size_t have = evbuffer_get_length(conn->in);
+    size_t look = have < PROXYPROTO_MAX ? have : PROXYPROTO_MAX;
+    const unsigned char *data = evbuffer_pullup(conn->in, (ssize_t)look);
+    long n = proxyproto_parse(data, look, &pa, &why);
+    if (n < 0)
+        return proxy_header_failed(conn, why);
+    if (n == 0)
+        return;
+    if (set_origin(conn, &pa) < 0)
+        return conn_fail(conn, "out of memory");
+    evbuffer_drain(conn->in, (size_t)n);
+    conn->flags &= ~CONN_PROXY;
+    conn->group->cb->on_open(conn, conn->ud);
+    deliver_buffered(conn);
+}
+
+static void read_proxy_header(struct conn *conn)
+{
+    if (!conn->in && !(conn->in = evbuffer_new()))
+        return conn_fail(conn, "out of memory");
+    int n = evbuffer_read(conn->in, conn->fd, READ_SIZE);
+    if (n == 0)
+        return proxy_header_failed(conn, "closed before its PROXY header ended");
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return conn_fail(conn, errno_reason(errno));
+    if (n > 0) {
+        conn_touch(conn);
+        take_proxy_header(conn);
+    }
+}
+
+void conn_expect_proxy_header(struct conn *conn)
+{
+    conn->flags |= CONN_PROXY;
+}
+
+int conn_awaits_proxy_header(const struct conn *conn)
+{
+    return (conn->flags & CONN_PROXY) != 0;
 }
 
 /* Frames may wait in conn->in while reading was stopped: look at them soon. */
@@ -669,6 +750,10 @@ uint64_t conn_id(const struct conn *conn)
 
 int conn_peer(const struct conn *conn, char *buf, size_t len)
 {
+    if (conn->origin) {
+        addr_format((struct sockaddr *)&conn->origin->sa, conn->origin->len, buf, len);
+        return 0;
+    }
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
     if (getpeername(conn->fd, (struct sockaddr *)&ss, &sslen) < 0)

@@ -77,7 +77,14 @@ void conn_abort(struct conn *conn, const char *reason);
 /* Stops and restarts reading; output still flows while paused. */
 void conn_pause(struct conn *conn);
 void conn_resume(struct conn *conn);
+/* "ip:port" of the peer: the client a PROXY header named, else the socket's. */
 int conn_peer(const struct conn *conn, char *buf, size_t len);
+/* An accepted connection whose input starts with a PROXY protocol header
+ * (v1 or v2): it is read and taken off first, then on_open is called and
+ * what follows is framed; a bad or missing header closes the connection
+ * with "bad PROXY header" and a logged reason. */
+void conn_expect_proxy_header(struct conn *conn);
+int conn_awaits_proxy_header(const struct conn *conn);
 /* Aborts every open connection with reason; used when the worker stops. */
 void conn_abort_all(const char *reason);
 /* Closes, with reason, every connection that had no input for idle_ms and

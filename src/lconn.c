@@ -302,12 +302,17 @@ static const char *error_reason(int rc)
     return rc == LCALL_ERRMEM ? "out of memory" : rc == LCALL_DEADLINE ? "deadline" : "error";
 }
 
+static void start_serve(struct conn *conn, struct lconn_box *box);
+
+/* on_connect, then the serve task if there is one (accepted connections). */
 static void on_open_cb(struct conn *conn, void *ud)
 {
     struct lconn_box *box = ud;
     int rc = invoke(box, box->handler->h.on_connect, 0, "on_connect");
     if (rc < 0)
         conn_abort(conn, error_reason(rc));
+    else if (!box->handler->outbound && box->handler->h.serve != LUA_NOREF)
+        start_serve(conn, box);
 }
 
 /* Hands a frame to the task parked in conn:read*. A connection with no
@@ -373,7 +378,11 @@ static void on_close_cb(struct conn *conn, const char *reason, void *ud)
         resolve_cancel(box->resolving);
     end_readers(box);
     lua_pushstring(state, reason);
-    invoke(box, box->handler->h.on_close, 1, "on_close");
+    /* The handler never saw a connection that failed its PROXY header. */
+    if (conn_awaits_proxy_header(conn))
+        lua_pop(state, 1);
+    else
+        invoke(box, box->handler->h.on_close, 1, "on_close");
     luaL_unref(state, LUA_REGISTRYINDEX, box->ref);
     if (box->handler->outbound)
         free_handler(box->handler);
@@ -449,7 +458,7 @@ static void start_serve(struct conn *conn, struct lconn_box *box)
     ltask_set_timeout(box->serve, box->handler->h.timeout);
 }
 
-void lconn_accept(int fd)
+void lconn_accept(int fd, int proxied)
 {
     struct conn *conn = conn_new(listen_handler->group, fd, NULL);
     if (!conn) {
@@ -459,11 +468,10 @@ void lconn_accept(int fd)
     }
     struct lconn_box *box = new_box(state, conn, listen_handler);
     lua_pop(state, 1);
-    int rc = invoke(box, listen_handler->h.on_connect, 0, "on_connect");
-    if (rc < 0)
-        conn_abort(conn, error_reason(rc));
-    else if (listen_handler->h.serve != LUA_NOREF)
-        start_serve(conn, box);
+    if (proxied)
+        conn_expect_proxy_header(conn); /* on_open_cb follows the header */
+    else
+        on_open_cb(conn, box);
 }
 
 static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *arg)

@@ -17,7 +17,8 @@ void lconn_set_base(struct event_base *base);
 /* Takes the handler table at idx for accepted connections. Returns 0, or
  * -1 with err set when a field is wrong. */
 int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen);
-/* Wraps an accepted descriptor in a connection and calls on_connect. */
-void lconn_accept(int fd);
+/* Wraps an accepted descriptor in a connection and calls on_connect; when
+ * proxied, only once a PROXY protocol header has named the client. */
+void lconn_accept(int fd, int proxied);
 
 #endif

@@ -157,6 +157,20 @@ static void bound_address(int fd, const struct addr *addr, struct addr *bound)
     addr_format((struct sockaddr *)&bound->sa, bound->len, bound->text, sizeof bound->text);
 }
 
+int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err,
+                   size_t errlen)
+{
+    char text[ADDR_TEXT_MAX];
+    const char *comma = strrchr(spec, ',');
+    *flags = 0;
+    /* Only a known word is an option: a UNIX path may hold a comma. */
+    if (!comma || strcmp(comma + 1, "proxy") != 0)
+        return addr_parse(spec, addr, err, errlen);
+    *flags = LISTENER_PROXY;
+    snprintf(text, sizeof text, "%.*s", (int)(comma - spec), spec);
+    return addr_parse(text, addr, err, errlen);
+}
+
 int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, char *err,
                   size_t errlen)
 {

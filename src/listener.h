@@ -13,6 +13,13 @@ struct listener;
 
 typedef void (*listener_accept_fn)(int fd, void *arg);
 
+#define LISTENER_PROXY 1 /* connections start with a PROXY protocol header */
+
+/* A --listen argument, "ADDR" or "ADDR,proxy": the address and the flags;
+ * 0, or -1 with err set. */
+int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err,
+                   size_t errlen);
+
 /* Binds and listens: the descriptor, or -1 with err set. bound (if not NULL)
  * gets the address bound, port 0 resolved. With reuseport the socket joins
  * the address's SO_REUSEPORT group, over which the kernel spreads connections. */

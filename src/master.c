@@ -145,8 +145,9 @@ static int bind_all(struct master *m)
     char err[ERR_MAX];
     for (int i = 0; i < m->opts->nlisten; i++) {
         struct addr addr;
+        unsigned flags;
         m->naddrs = i + 1;
-        int r = addr_parse(m->opts->listen[i], &addr, err, sizeof err);
+        int r = listener_parse(m->opts->listen[i], &addr, &flags, err, sizeof err);
         if (r == 0)
             r = addr.sa.ss_family == AF_UNIX ? bind_shared(m, i, &addr, err, sizeof err)
                                              : bind_tcp(m, i, &addr, err, sizeof err);
@@ -154,9 +155,13 @@ static int bind_all(struct master *m)
             log_error("%s", err);
             return -1;
         }
-        for (int k = 0; k < m->nworkers; k++)
+        for (int k = 0; k < m->nworkers; k++) {
             m->slots[k].socks[i].name = m->bound[i].text;
+            m->slots[k].socks[i].proxy = (flags & LISTENER_PROXY) != 0;
+        }
         log_listening(m, i);
+        if (flags & LISTENER_PROXY)
+            log_info("%s: connections start with a PROXY protocol header", m->bound[i].text);
     }
     return 0;
 }

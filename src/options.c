@@ -36,6 +36,7 @@ const char *options_usage(void)
 {
     return "usage: moonwire [options] SCRIPT\n"
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
+           "                         ADDR,proxy: connections start with a PROXY header\n"
            "                         (default " OPTIONS_DEFAULT_LISTEN ")\n"
            "  -w, --workers N|auto   worker processes; auto = online CPUs (default 1)\n"
            "  -t, --timeout MS       deadline of each entry into Lua; 0 = none (default 5000)\n"

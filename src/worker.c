@@ -103,7 +103,13 @@ static void gate_accepting(void *arg)
 
 static void on_accept(int fd, void *arg)
 {
-    lconn_accept(fd);
+    lconn_accept(fd, 0);
+    gate_accepting(arg);
+}
+
+static void on_accept_proxied(int fd, void *arg)
+{
+    lconn_accept(fd, 1);
     gate_accepting(arg);
 }
 
@@ -112,8 +118,9 @@ static int adopt_listeners(struct worker *w, const struct worker_socket *socks, 
 {
     char err[ERR_MAX];
     for (int i = 0; i < nsocks; i++) {
+        listener_accept_fn fn = socks[i].proxy ? on_accept_proxied : on_accept;
         struct listener *l =
-            listener_adopt(w->base, socks[i].fd, socks[i].name, on_accept, w, err, sizeof err);
+            listener_adopt(w->base, socks[i].fd, socks[i].name, fn, w, err, sizeof err);
         if (!l) {
             log_error("%s", err);
             return -1;

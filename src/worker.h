@@ -10,6 +10,7 @@ struct options;
 struct worker_socket {
     int fd;
     const char *name;
+    int proxy; /* connections start with a PROXY protocol header */
 };
 
 /* --check: loads the script, checks its handler table, prints "SCRIPT: ok";

@@ -2,9 +2,9 @@
 # Every input of the committed fuzzing corpora still runs clean (ASan, UBSan).
 # Fuzzing itself: make fuzz, then t/fuzz/fuzz_framing t/fuzz/corpus/framing.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 2
+plan 3
 
-for target in framing addr; do
+for target in framing addr proxyproto; do
     "$MW_BUILDDIR/t/fuzz/fuzz_$target" -runs=0 "$MW_SRCDIR/t/fuzz/corpus/$target" \
         >"$TMP/$target.log" 2>&1
     status=$?

@@ -1,0 +1,65 @@
+#!/bin/bash
+# A listener with ,proxy takes the PROXY protocol header (v1 or v2) off the
+# input before the handler sees a byte; conn:peer() names the client it
+# carried; a missing or malformed header closes with a logged reason.
+. "${MW_SRCDIR:-.}/t/lib.sh"
+plan 15
+
+cat >"$TMP/peer.lua" <<'LUA'
+local mw = require "moonwire"
+return {
+  framing = "line",
+  on_connect = function(conn)
+    mw.log("info", "handler saw connection", conn.id)
+    conn:write("peer ", conn:peer(), "\n")
+  end,
+  on_data = function(conn, line) conn:write("data ", line, "\n") end,
+}
+LUA
+
+start_server proxy -l 127.0.0.1:0,proxy -l 127.0.0.1:0 "$TMP/peer.lua"
+PLAIN=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$LOG" | sed -n 2p)
+check "the log says the listener expects a PROXY header" \
+    contains "$LOG" "connections start with a PROXY protocol header"
+
+SIG='\r\n\r\n\000\r\nQUIT\n'
+exchange 'PROXY TCP4 192.0.2.1 198.51.100.2 4242 7000\r\nhello\n'
+check "v1 TCP4: peer() is the client; the header never reaches the handler" \
+    replied 'peer 192.0.2.1:4242\ndata hello\n'
+exchange 'PROXY TCP6 2001:db8::1 2001:db8::2 5353 7000\r\nhi\n'
+check "v1 TCP6: peer() is [2001:db8::1]:5353" replied 'peer [2001:db8::1]:5353\ndata hi\n'
+exchange "$SIG"'\041\021\000\014\313\000\161\007\300\000\002\001\025\263\033\130x\n'
+check "v2 PROXY TCP4: peer() is 203.0.113.7:5555" replied 'peer 203.0.113.7:5555\ndata x\n'
+exchange "$SIG"'\041\021\000\023\313\000\161\007\300\000\002\001\025\263\033\130\004\000\004abcdy\n'
+check "v2 with a TLV after the addresses: skipped with the header" \
+    replied 'peer 203.0.113.7:5555\ndata y\n'
+exchange "$SIG"'\040\000\000\000z\n'
+check "v2 LOCAL (a health check): peer() is the proxy's own address" \
+    grep -qE '^peer 127\.0\.0\.1:[0-9]+$' "$TMP/reply"
+{ printf 'PROXY TCP4 192.0.2.9 198.51'; sleep 0.3; printf '.100.2 1 2\r\nlate\n'; } |
+    socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+check "a header split over two reads is put together" replied 'peer 192.0.2.9:1\ndata late\n'
+
+before=$(grep -c "handler saw connection" "$LOG")
+exchange 'hello without a header\n'
+check "no header: nothing is answered" [ ! -s "$TMP/reply" ]
+check "no header: the reason is logged" contains "$LOG" "no PROXY protocol header; closing"
+exchange 'PROXY TCP4 192.0.2.1 198.51.100.2 4242\r\nhello\n'
+check "malformed v1: nothing is answered" [ ! -s "$TMP/reply" ]
+check "malformed v1: the reason is logged" contains "$LOG" "v1 header: bad addresses or ports"
+exchange "$SIG"'\041\021\000\004abcd'
+check "v2 addresses shorter than the family needs: logged" \
+    contains "$LOG" "v2 header: addresses longer than the header"
+after=$(grep -c "handler saw connection" "$LOG")
+check "the handler never saw the rejected connections" [ "$before" -eq "$after" ]
+
+PORT=$PLAIN exchange 'plain\n'
+check "a listener without ,proxy on the same server needs no header" \
+    grep -qx 'data plain' "$TMP/reply"
+stop_server
+
+start_server serve -l 127.0.0.1:0,proxy "$SCRIPTS/serve_echo.lua"
+exchange 'PROXY TCP4 192.0.2.1 198.51.100.2 4242 7000\r\nabc'
+check "a serve task starts after the header and reads only what follows it" replied 'abc'
+stop_server
+finish
