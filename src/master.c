@@ -7,6 +7,7 @@
 #include "log.h"
 #include "options.h"
 #include "pidfile.h"
+#include "sdlisten.h"
 #include "user.h"
 #include "worker.h"
 
@@ -56,6 +57,7 @@ struct master {
     int nworkers, naddrs;
     struct addr bound[OPTIONS_MAX_LISTEN];
     int shared[OPTIONS_MAX_LISTEN]; /* one socket for all workers (UNIX) */
+    int inherited;                  /* the sockets were passed by systemd */
     struct slot slots[OPTIONS_MAX_WORKERS];
     struct retired *retired;
     int nretired, capretired;
@@ -140,9 +142,60 @@ static void log_listening(const struct master *m, int i)
         log_info("%s: one SO_REUSEPORT socket per worker, %d workers", name, m->nworkers);
 }
 
+/* The flags of the --listen that names the same address as a passed socket. */
+static unsigned inherited_flags(const struct master *m, const struct addr *bound)
+{
+    char err[ERR_MAX];
+    for (int j = 0; j < m->opts->nlisten; j++) {
+        struct addr addr;
+        unsigned flags;
+        if (listener_parse(m->opts->listen[j], &addr, &flags, err, sizeof err) == 0 &&
+            sdlisten_same_address(&addr, bound))
+            return flags;
+    }
+    return 0;
+}
+
+static void share_socket(struct master *m, int i, int fd, unsigned flags)
+{
+    m->shared[i] = 1;
+    for (int k = 0; k < m->nworkers; k++) {
+        m->slots[k].socks[i].fd = fd;
+        m->slots[k].socks[i].name = m->bound[i].text;
+        m->slots[k].socks[i].proxy = (flags & LISTENER_PROXY) != 0;
+    }
+}
+
+/* Sockets passed by systemd replace --listen: nothing is bound, and every
+ * worker accepts on each. A --listen naming one of them lends it its flags. */
+static int adopt_inherited(struct master *m, int n)
+{
+    char err[ERR_MAX];
+    m->inherited = 1;
+    for (int i = 0; i < n; i++) {
+        m->naddrs = i + 1;
+        if (sdlisten_address(SDLISTEN_FDS_START + i, &m->bound[i], err, sizeof err) < 0) {
+            log_error("%s", err);
+            return -1;
+        }
+        unsigned flags = inherited_flags(m, &m->bound[i]);
+        share_socket(m, i, SDLISTEN_FDS_START + i, flags);
+        log_listening(m, i);
+        log_info("%s: socket passed by systemd (LISTEN_FDS)%s", m->bound[i].text,
+                 flags & LISTENER_PROXY ? "; connections start with a PROXY protocol header"
+                                        : "");
+    }
+    return 0;
+}
+
 static int bind_all(struct master *m)
 {
     char err[ERR_MAX];
+    int passed = sdlisten_fds(OPTIONS_MAX_LISTEN, err, sizeof err);
+    if (passed < 0)
+        log_error("%s", err);
+    if (passed != 0)
+        return passed < 0 ? -1 : adopt_inherited(m, passed);
     for (int i = 0; i < m->opts->nlisten; i++) {
         struct addr addr;
         unsigned flags;
@@ -178,7 +231,8 @@ static void close_sockets(struct master *m)
 {
     for (int i = 0; i < m->naddrs; i++) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)&m->bound[i].sa;
-        if (m->shared[i] && m->slots[0].socks[i].fd >= 0 && unlink(un->sun_path) < 0)
+        if (m->shared[i] && !m->inherited && m->slots[0].socks[i].fd >= 0 &&
+            unlink(un->sun_path) < 0)
             log_warn("unlink %s: %s", un->sun_path, strerror(errno));
         for (int k = 0; k < m->nworkers; k++) {
             if (m->shared[i] && k > 0)
