@@ -167,6 +167,10 @@ static void conn_touch(struct conn *conn)
     if (conn->flags & CONN_DEAD)
         return;
     conn->last_input_ms = loop_ms(event_get_base(&conn->ev));
+    /* Without an idle timeout the order is never read: keep the hot path
+     * from touching two other connections' memory on every read. */
+    if (!g->config.idle_timeout_ms)
+        return;
     if (g->live.tail != conn) {
         list_remove(&g->live, conn);
         list_append(&g->live, conn);
@@ -800,10 +804,12 @@ size_t conn_close_idle(uint32_t idle_ms, const char *reason)
     size_t closed = 0;
     for (struct conn_group *g = groups; g; g = g->next) {
         uint64_t now = loop_ms(event_get_base(&g->idle_timer));
-        for (struct conn *c = g->live.head, *next; c && c->last_input_ms + idle_ms <= now;
-             c = next) {
+        /* Every connection is looked at: the order by last input is only
+         * kept for groups with an idle timeout. */
+        for (struct conn *c = g->live.head, *next; c; c = next) {
             next = c->next; /* conn_fail moves c to the dying list */
-            if (c->in || c->out || (c->flags & (CONN_CONNECTING | CONN_DISPATCH)))
+            if (c->last_input_ms + idle_ms > now || c->in || c->out ||
+                (c->flags & (CONN_CONNECTING | CONN_DISPATCH)))
                 continue;
             conn_fail(c, reason);
             closed++;

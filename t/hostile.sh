@@ -5,11 +5,9 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 14
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-
 # near_start KB_ALLOWED: RSS grew by at most KB_ALLOWED since $START_RSS.
 near_start() {
-    now=$(rss_kb "$PID")
+    now=$(rss_kb "$(worker_pid)")
     echo "# RSS ${START_RSS} kB at start, ${now} kB now"
     [ $((now - START_RSS)) -le "$1" ]
 }
@@ -18,7 +16,7 @@ stats() { printf 'STATS\n' | socat -T 3 - "TCP:127.0.0.1:$PORT" 2>/dev/null; }
 
 MW_IDLE_TIMEOUT=1000 start_server sink -l 127.0.0.1:0 "$SCRIPTS/line_sink.lua"
 stats >/dev/null
-START_RSS=$(rss_kb "$PID")
+START_RSS=$(rss_kb "$(worker_pid)")
 
 head -c 100000000 /dev/urandom | socat -u - "TCP:127.0.0.1:$PORT" 2>/dev/null
 check "100 MB of random bytes to a line handler: the server lives" kill -0 "$PID"
@@ -38,13 +36,13 @@ stop_server
 
 start_server echo -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
 echocheck 127.0.0.1 "$PORT" 1 100
-START_RSS=$(rss_kb "$PID")
+START_RSS=$(rss_kb "$(worker_pid)")
 timeout 5 socat -u /dev/zero "TCP:127.0.0.1:$PORT" 2>/dev/null
 check "a client that sends forever and never reads is held off (runs until killed)" [ $? -eq 124 ]
 check "the server holds about high_water for it, not all it sent" near_start 6144
 check "and answers others meanwhile" echocheck 127.0.0.1 "$PORT" 10 10000 10
 
-START_RSS=$(rss_kb "$PID")
+START_RSS=$(rss_kb "$(worker_pid)")
 check "10,000 connections opened and reset" quiet "$MW_TESTBIN/rstflood" 127.0.0.1 "$PORT" 10000
 check "the server lives after the resets" kill -0 "$PID"
 check "and answers a well-behaved client" echocheck 127.0.0.1 "$PORT" 10 10000 10

@@ -48,6 +48,20 @@ contains() {
     return 1
 }
 
+# rss_kb PID: the resident memory of a process, in kB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# worker_pid: worker 0 of the server started last (the newest, if replaced);
+# the worker is what serves, the master only supervises.
+worker_pid() {
+    for _ in $(seq 100); do
+        pid=$(sed -n 's/.*worker 0 started (pid \([0-9]*\)).*/\1/p' "$LOG" | tail -1)
+        [ -n "$pid" ] && echo "$pid" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # exchange INPUT: sends INPUT (a printf format) on a new connection to PORT,
 # half-closes, and keeps all the server answers in $TMP/reply.
 exchange() {

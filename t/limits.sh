@@ -3,7 +3,7 @@
 # pauses accepting without a busy loop; --memory-limit stops a runaway
 # handler and only its connection.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 15
+plan 18
 
 # ask FD TEXT: sends a line on FD, reads one back into REPLY (1 s at most).
 ask() {
@@ -29,6 +29,17 @@ check "accepting resumed is logged" contains "$LOG" "accepting resumed"
 exec 4>&- 5>&- 6>&-
 stop_server
 
+start_server flood --max-conns 20 -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+echocheck 127.0.0.1 "$PORT" 5 100
+START_RSS=$(rss_kb "$(worker_pid)")
+check "a connect flood past --max-conns: 3,000 connections come and go" \
+    quiet "$MW_TESTBIN/rstflood" 127.0.0.1 "$PORT" 3000
+check "the server answers after the flood" echocheck 127.0.0.1 "$PORT" 10 1000 10
+now=$(rss_kb "$(worker_pid)")
+echo "# worker RSS ${START_RSS} kB before the flood, ${now} kB after"
+check "and the worker's memory is back near the start" [ $((now - START_RSS)) -le 2048 ]
+stop_server
+
 # Few descriptors: the server, its listener and ~10 connections fit.
 (ulimit -n 16 && exec "$MOONWIRE" -l 127.0.0.1:0 "$EXAMPLES/echo.lua") 2>"$TMP/fd.log" &
 PID=$! LOG=$TMP/fd.log
@@ -36,9 +47,10 @@ server_pids="$server_pids $PID"
 for _ in $(seq 50); do grep -q "listening on" "$LOG" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$LOG")
 for fd in $(seq 20 49); do eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"; done
-before=$(cpu_ticks "$PID")
+WORKER=$(worker_pid)
+before=$(cpu_ticks "$WORKER")
 sleep 2
-after=$(cpu_ticks "$PID")
+after=$(cpu_ticks "$WORKER")
 echo "# CPU ticks while out of descriptors: $((after - before))"
 check "out of descriptors: no busy loop (under 0.2 s of CPU in 2 s)" [ $((after - before)) -lt 20 ]
 check "out of descriptors is logged" contains "$LOG" "Too many open files"
