@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,6 +67,7 @@ struct conn {
     uint64_t last_input_ms;
     const char *reason; /* why it failed, once CONN_DEAD */
     struct conn_origin *origin; /* the client a PROXY header named, if any */
+    uint64_t opened_ms, bytes_in, bytes_out; /* for the access line */
     size_t scanned;     /* of in, by a delimiter search that found nothing */
     struct framing framing;
     int fd;
@@ -75,6 +77,7 @@ struct conn {
 static struct conn_group *groups;
 static size_t open_count;
 static uint64_t accepted_total;
+static struct conn_stats totals; /* of this process, for metrics */
 static void (*close_observer)(void *);
 static void *close_observer_arg;
 
@@ -227,7 +230,7 @@ static struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned 
     event_assign(&conn->ev, event_get_base(&g->idle_timer), fd, EV_PERSIST, conn_event, conn);
     if (!(flags & CONN_CONNECTING))
         conn_update_interest(conn);
-    conn->last_input_ms = loop_ms(event_get_base(&conn->ev));
+    conn->last_input_ms = conn->opened_ms = loop_ms(event_get_base(&conn->ev));
     list_append(&g->live, conn);
     g->count++;
     open_count++;
@@ -250,9 +253,25 @@ struct conn *conn_new(struct conn_group *g, int fd, void *ud)
     return conn_alloc(g, fd, ud, 0);
 }
 
+/* The access line: who, how long, how much, why it ended. Before the
+ * descriptor is closed, which takes the peer's address with it. */
+static void log_closed(struct conn *conn)
+{
+    char peer[ADDR_TEXT_MAX] = "-";
+    if (!log_enabled(LOG_INFO))
+        return;
+    if (conn->fd >= 0 && conn_peer(conn, peer, sizeof peer) < 0)
+        snprintf(peer, sizeof peer, "-");
+    struct log_access a = {conn->id, peer, conn->reason ? conn->reason : "closed",
+                           loop_ms(event_get_base(&conn->ev)) - conn->opened_ms,
+                           conn->bytes_in, conn->bytes_out};
+    log_access(&a);
+}
+
 static void conn_destroy(struct conn *conn)
 {
     struct conn_group *g = conn->group;
+    log_closed(conn);
     event_del(&conn->ev);
     list_remove(&g->dying, conn);
     if (conn->fd >= 0 && close(conn->fd) < 0)
@@ -309,6 +328,18 @@ static const char *errno_reason(int err)
 
 /* ---- input ---- */
 
+static void count_in(struct conn *conn, size_t n)
+{
+    conn->bytes_in += n;
+    totals.bytes_in += n;
+}
+
+static void count_out(struct conn *conn, size_t n)
+{
+    conn->bytes_out += n;
+    totals.bytes_out += n;
+}
+
 static int conn_wants_frames(const struct conn *conn)
 {
     return !(conn->flags & (CONN_DEAD | CONN_PAUSED | CONN_CLOSING | CONN_THROTTLED));
@@ -316,6 +347,7 @@ static int conn_wants_frames(const struct conn *conn)
 
 static void conn_deliver(struct conn *conn, const char *data, size_t len)
 {
+    totals.frames++;
     conn->group->cb->on_data(conn, data, len, conn->ud);
 }
 
@@ -388,6 +420,7 @@ static ssize_t read_raw(struct conn *conn)
     static char buffer[READ_SIZE]; /* one loop per process: shared by all */
     ssize_t n = read(conn->fd, buffer, sizeof buffer);
     if (n > 0) {
+        count_in(conn, (size_t)n);
         conn_touch(conn);
         conn_deliver(conn, buffer, (size_t)n);
     }
@@ -402,6 +435,7 @@ static ssize_t read_framed(struct conn *conn)
     }
     int n = evbuffer_read(conn->in, conn->fd, READ_SIZE);
     if (n > 0) {
+        count_in(conn, (size_t)n);
         conn_touch(conn);
         deliver_buffered(conn);
     }
@@ -477,6 +511,7 @@ static void read_proxy_header(struct conn *conn)
     if (n < 0 && errno != EAGAIN && errno != EINTR)
         return conn_fail(conn, errno_reason(errno));
     if (n > 0) {
+        count_in(conn, (size_t)n);
         conn_touch(conn);
         take_proxy_header(conn);
     }
@@ -580,8 +615,11 @@ static void check_low_water(struct conn *conn)
 /* Writes queued output; frees the queue when it empties. */
 static void conn_flush(struct conn *conn)
 {
-    if (evbuffer_write(conn->out, conn->fd) < 0 && errno != EAGAIN && errno != EINTR)
+    int n = evbuffer_write(conn->out, conn->fd);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
         return conn_fail(conn, errno_reason(errno));
+    if (n > 0)
+        count_out(conn, (size_t)n);
     if (evbuffer_get_length(conn->out) == 0) {
         evbuffer_free(conn->out);
         conn->out = NULL;
@@ -622,6 +660,8 @@ static int conn_queue(struct conn *conn, const struct iovec *iov, int iovcnt, si
 static ssize_t conn_write_now(struct conn *conn, const struct iovec *iov, int iovcnt)
 {
     ssize_t n = writev(conn->fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt);
+    if (n > 0)
+        count_out(conn, (size_t)n);
     if (n >= 0)
         return n;
     if (errno == EAGAIN || errno == EINTR)
@@ -789,6 +829,11 @@ size_t conn_count(void)
 uint64_t conn_accepted_total(void)
 {
     return accepted_total;
+}
+
+void conn_get_stats(struct conn_stats *out)
+{
+    *out = totals;
 }
 
 void conn_set_close_observer(void (*fn)(void *), void *arg)

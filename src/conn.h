@@ -92,6 +92,12 @@ void conn_abort_all(const char *reason);
 size_t conn_close_idle(uint32_t idle_ms, const char *reason);
 size_t conn_count(void);
 uint64_t conn_accepted_total(void);
+/* Totals of this process since it started: bytes read and written, frames
+ * handed to handlers. */
+struct conn_stats {
+    uint64_t bytes_in, bytes_out, frames;
+};
+void conn_get_stats(struct conn_stats *out);
 /* Called after a connection is gone, e.g. to resume accepting. */
 void conn_set_close_observer(void (*fn)(void *), void *arg);
 

@@ -15,6 +15,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static enum log_level current_level = LOG_INFO;
 static int current_worker = 0;
 static const char *log_path; /* --log-file, reopened on request */
+static enum log_format current_format = LOG_TEXT;
+static const char *const format_names[] = {"text", "json"};
 
 int log_level_parse(const char *name)
 {
@@ -27,6 +29,19 @@ int log_level_parse(const char *name)
 void log_set_level(enum log_level level)
 {
     current_level = level;
+}
+
+int log_format_parse(const char *name)
+{
+    for (int i = 0; i <= LOG_JSON; i++)
+        if (strcmp(name, format_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void log_set_format(enum log_format format)
+{
+    current_format = format;
 }
 
 void log_set_worker(int worker_id)
@@ -82,24 +97,94 @@ static void format_timestamp(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 }
 
+/* Appends s to buf (of size len, holding *n bytes) as a JSON string body. */
+static void json_escape(char *buf, size_t len, size_t *n, const char *s)
+{
+    for (; *s && *n + 7 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            *n += (size_t)snprintf(buf + *n, len - *n, "\\%c", c);
+        else if (c < 0x20)
+            *n += (size_t)snprintf(buf + *n, len - *n, "\\u%04x", c);
+        else
+            buf[(*n)++] = (char)c;
+    }
+    buf[*n] = '\0';
+}
+
+/* The start of a line: "TIME [LEVEL] worker N: " or '{"time":...,'. */
+static size_t line_prefix(char *buf, size_t len, enum log_level level)
+{
+    char stamp[40];
+    int n;
+    format_timestamp(stamp, sizeof stamp);
+    if (current_format == LOG_JSON)
+        n = snprintf(buf, len, "{\"time\":\"%s\",\"level\":\"%s\",", stamp, level_names[level]);
+    else
+        n = snprintf(buf, len, "%s [%s] ", stamp, level_names[level]);
+    if (current_worker >= 0)
+        n += snprintf(buf + n, len - (size_t)n,
+                      current_format == LOG_JSON ? "\"worker\":%d," : "worker %d: ", current_worker);
+    return (size_t)n;
+}
+
+/* Ends the line (cut to fit) and writes it in one write, which keeps lines
+ * whole when several processes share stderr. */
+static void emit(char *line, size_t size, size_t len)
+{
+    if (len > size - 2)
+        len = size - 2;
+    if (current_format == LOG_JSON && line[len - 1] != '}')
+        line[len - 1] = '}'; /* a cut object still closes */
+    line[len++] = '\n';
+    if (write(STDERR_FILENO, line, len) < 0)
+        return;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (!log_enabled(level))
         return;
-    char stamp[40], line[4096];
-    format_timestamp(stamp, sizeof stamp);
-    int n = snprintf(line, sizeof line, "%s [%s] ", stamp, level_names[level]);
-    if (current_worker >= 0)
-        n += snprintf(line + n, sizeof line - n, "worker %d: ", current_worker);
+    char line[4096], msg[3072];
+    size_t n = line_prefix(line, sizeof line, level);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - n, fmt, ap);
+    vsnprintf(current_format == LOG_JSON ? msg : line + n, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t len = strlen(line);
-    if (len == sizeof line - 1)
-        len--;
-    line[len++] = '\n';
-    /* One write per line keeps lines whole when several processes share stderr. */
-    if (write(STDERR_FILENO, line, len) < 0)
+    if (current_format == LOG_JSON) {
+        n += (size_t)snprintf(line + n, sizeof line - n, "\"msg\":\"");
+        json_escape(line, sizeof line - 3, &n, msg);
+        n += (size_t)snprintf(line + n, sizeof line - n, "\"}");
+    } else {
+        n += strlen(line + n);
+    }
+    emit(line, sizeof line, n);
+}
+
+static void json_access(const struct log_access *a)
+{
+    char line[1024];
+    size_t n = line_prefix(line, sizeof line, LOG_INFO);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\"msg\":\"access\",\"conn\":%llu,\"peer\":\"",
+                          (unsigned long long)a->conn);
+    json_escape(line, sizeof line - 200, &n, a->peer);
+    n += (size_t)snprintf(line + n, sizeof line - n,
+                          "\",\"duration_ms\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"reason\":\"",
+                          (unsigned long long)a->duration_ms, (unsigned long long)a->bytes_in,
+                          (unsigned long long)a->bytes_out);
+    json_escape(line, sizeof line - 3, &n, a->reason);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\"}");
+    emit(line, sizeof line, n);
+}
+
+void log_access(const struct log_access *a)
+{
+    if (!log_enabled(LOG_INFO))
         return;
+    if (current_format == LOG_JSON)
+        return json_access(a);
+    log_msg(LOG_INFO, "access: conn=%llu peer=%s duration_ms=%llu bytes_in=%llu bytes_out=%llu "
+                      "reason=\"%s\"",
+            (unsigned long long)a->conn, a->peer, (unsigned long long)a->duration_ms,
+            (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out, a->reason);
 }

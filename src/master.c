@@ -714,6 +714,7 @@ int master_run(const struct options *opts)
     static struct master m; /* one per process; too big for the stack */
     sigset_t set;
     int status = 1;
+    log_set_format(opts->log_format);
     if (signal_set(&set) < 0)
         log_error("sigprocmask: %s", strerror(errno));
     else if (master_init(&m, opts) == 0 && master_serve(&m, &set) == 0)

@@ -13,6 +13,7 @@
 enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_SHUTDOWN_TIMEOUT, OPT_PID_FILE, OPT_USER, OPT_LOG_FILE };
 enum { OPT_MAX_CONNS = 300, OPT_MEMORY_LIMIT };
 enum { OPT_GRACE = 320 };
+enum { OPT_LOG_FORMAT = 340 };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -23,6 +24,7 @@ static const struct option long_options[] = {
     {"pid-file", required_argument, NULL, OPT_PID_FILE},
     {"user", required_argument, NULL, OPT_USER},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"timeout", required_argument, NULL, 't'},
@@ -48,6 +50,7 @@ const char *options_usage(void)
            "      --check            load and check SCRIPT, then exit\n"
            "      --log-level LEVEL  error|warn|info|debug (default info)\n"
            "      --log-file PATH    log there instead of stderr; SIGUSR1 reopens it\n"
+           "      --log-format FORMAT  text|json: lines, or one JSON object a line (default text)\n"
            "      --pid-file PATH    write the master's pid there; refuse to start if taken\n"
            "      --user USER        bind, then run the workers as USER (never as root)\n"
            "  -V, --version          print the version and exit\n"
@@ -203,6 +206,12 @@ static enum options_result take_option(int c, struct options *opts, const char *
         if (opts->log_level < 0)
             return usage_error(err, errlen,
                                "invalid --log-level '%s' (expected error, warn, info or debug)",
+                               optarg);
+        return OPTIONS_RUN;
+    case OPT_LOG_FORMAT:
+        opts->log_format = log_format_parse(optarg);
+        if (opts->log_format < 0)
+            return usage_error(err, errlen, "invalid --log-format '%s' (expected text or json)",
                                optarg);
         return OPTIONS_RUN;
     case 'V':

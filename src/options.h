@@ -19,6 +19,7 @@ struct options {
     const char *script;
     int check;     /* --check: load the script and exit */
     int log_level; /* enum log_level */
+    int log_format; /* enum log_format */
     int workers;             /* worker processes; 0 = auto (online CPUs) */
     double shutdown_timeout; /* seconds a stopping worker has to drain */
     const char *pid_file;    /* NULL: none */

@@ -71,6 +71,17 @@ START_TEST(test_bad_log_level_is_usage_error)
 }
 END_TEST
 
+START_TEST(test_log_format_text_or_json)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.log_format, LOG_TEXT);
+    ck_assert_int_eq(PARSE("--log-format", "json", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.log_format, LOG_JSON);
+    ck_assert_int_eq(PARSE("--log-format", "xml", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "'xml'"));
+}
+END_TEST
+
 START_TEST(test_missing_value_is_usage_error)
 {
     ck_assert_int_eq(PARSE("x.lua", "-l"), OPTIONS_USAGE);
@@ -196,6 +207,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_pid_file_user_and_log_file);
     tcase_add_test(tc, test_timeout_and_grace_in_ms_zero_is_off);
     tcase_add_test(tc, test_usage_names_every_option);
+    tcase_add_test(tc, test_log_format_text_or_json);
     suite_add_tcase(s, tc);
     return s;
 }
