@@ -44,6 +44,7 @@ struct lconn_box {
 };
 
 static lua_State *state;
+static uint64_t handler_errors;
 static struct event_base *loop_base;
 static struct lconn_handler *listen_handler;
 static int no_state_ref = LUA_NOREF; /* the shared env of a conn without state */
@@ -290,6 +291,7 @@ static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
     int rc = lcall_timed(L, nargs + 1, box->handler->h.timeout, what);
     if (rc == 0)
         return 0;
+    handler_errors++;
     log_error("connection %.0f: %s: %s", box->id, what, lua_tostring(L, -1));
     lua_pop(L, 1);
     return rc;
@@ -437,6 +439,8 @@ static void serve_ended(struct ltask *task, const char *reason, void *ud)
     struct conn *conn = box_conn(box, &why);
     (void)task;
     box->serve = NULL;
+    if (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0)
+        handler_errors++;
     if (conn && (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0))
         conn_abort(conn, reason);
     else if (conn)
@@ -524,6 +528,11 @@ void lconn_register(lua_State *L)
     lua_newtable(L);
     no_state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     state = L;
+}
+
+uint64_t lconn_handler_errors(void)
+{
+    return handler_errors;
 }
 
 void lconn_set_base(struct event_base *base)

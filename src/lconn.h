@@ -6,6 +6,7 @@
 
 #include <lua.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 
@@ -20,5 +21,7 @@ int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen);
 /* Wraps an accepted descriptor in a connection and calls on_connect; when
  * proxied, only once a PROXY protocol header has named the client. */
 void lconn_accept(int fd, int proxied);
+/* Errors raised by the handler's callbacks and serve tasks, in this process. */
+uint64_t lconn_handler_errors(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "ltimer.h"
 #include "log.h"
 #include "luaheap.h"
+#include "metrics.h"
 
 #include <event2/event.h>
 #include <lauxlib.h>
@@ -73,16 +74,35 @@ static void set_number(lua_State *L, const char *name, double value)
     lua_setfield(L, -2, name);
 }
 
+void lmoonwire_figures(struct metrics_figures *f)
+{
+    struct conn_stats cs;
+    conn_get_stats(&cs);
+    *f = (struct metrics_figures){
+        .connections = conn_count(), .accepted = conn_accepted_total(),
+        .bytes_in = cs.bytes_in, .bytes_out = cs.bytes_out, .frames = cs.frames,
+        .handler_errors = lconn_handler_errors(), .deadline_hits = deadline_hits(),
+        .heap_in_use = luaheap_in_use(), .heap_held = luaheap_held(),
+        .tasks = ltask_count(), .timers = ltimer_count()};
+}
+
+/* mw.stats(): this worker's figures, the ones --metrics sums over workers. */
 static int mw_stats(lua_State *L)
 {
-    lua_createtable(L, 0, 8);
-    set_number(L, "heap_in_use", (double)luaheap_in_use());
-    set_number(L, "heap_held", (double)luaheap_held());
-    set_number(L, "connections", (double)conn_count());
-    set_number(L, "accepted", (double)conn_accepted_total());
-    set_number(L, "tasks", (double)ltask_count());
-    set_number(L, "timers", (double)ltimer_count());
-    set_number(L, "deadline_hits", (double)deadline_hits());
+    struct metrics_figures f;
+    lmoonwire_figures(&f);
+    lua_createtable(L, 0, 11);
+    set_number(L, "heap_in_use", (double)f.heap_in_use);
+    set_number(L, "heap_held", (double)f.heap_held);
+    set_number(L, "connections", (double)f.connections);
+    set_number(L, "accepted", (double)f.accepted);
+    set_number(L, "tasks", (double)f.tasks);
+    set_number(L, "timers", (double)f.timers);
+    set_number(L, "deadline_hits", (double)f.deadline_hits);
+    set_number(L, "bytes_in", (double)f.bytes_in);
+    set_number(L, "bytes_out", (double)f.bytes_out);
+    set_number(L, "frames", (double)f.frames);
+    set_number(L, "handler_errors", (double)f.handler_errors);
     return 1;
 }
 

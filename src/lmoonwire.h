@@ -6,6 +6,7 @@
 #include <lua.h>
 
 struct event_base;
+struct metrics_figures;
 
 /* Opens the module in this state, as package.loaded.moonwire, so require
  * finds it and the object types it defines exist before any script runs. */
@@ -15,5 +16,7 @@ void lmoonwire_set_base(struct event_base *base);
 /* The number mw.worker_id() returns (0..N-1; 0 under --check). */
 void lmoonwire_set_worker_id(int id);
 int luaopen_moonwire(lua_State *L);
+/* This process's figures, as mw.stats() returns them (for --metrics). */
+void lmoonwire_figures(struct metrics_figures *f);
 
 #endif

@@ -5,6 +5,7 @@
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "pidfile.h"
 #include "sdlisten.h"
@@ -12,7 +13,9 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,12 +46,14 @@ struct slot { /* one worker number: its process, its sockets, its restarts */
     int fast_deaths; /* deaths in a row, each soon after its start */
     struct event *respawn;
     struct worker_socket socks[OPTIONS_MAX_LISTEN];
+    int mslot; /* the running worker's metrics slot; -1: none */
 };
 
 /* A worker of an earlier generation, draining after a reload. */
 struct retired {
     pid_t pid;
     int id;
+    int mslot; /* its metrics slot */
 };
 
 struct master {
@@ -68,6 +73,9 @@ struct master {
     int has_user;
     struct user_id user;
     pid_t self;
+    int metrics_fd; /* --metrics: the master's own HTTP listener */
+    struct evhttp *metrics_http;
+    uint64_t restarts; /* workers replaced after dying */
 };
 
 static const int master_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD};
@@ -253,6 +261,8 @@ static void child_close_fds(struct master *m, int id)
         close(m->sigfd);
     if (m->pidfd >= 0)
         close(m->pidfd);
+    if (m->metrics_fd >= 0)
+        close(m->metrics_fd);
     for (int i = 0; i < m->naddrs; i++) {
         if (m->shared[i]) {
             if (id < 0 && m->slots[0].socks[i].fd >= 0)
@@ -283,6 +293,7 @@ static int child_setup(struct master *m, int id)
 
 static void run_worker(struct master *m, int id)
 {
+    metrics_use_slot(m->slots[id].mslot);
     exit(worker_run(m->opts, id, m->slots[id].socks, m->naddrs));
 }
 
@@ -329,6 +340,7 @@ static void replace(struct master *m, int id, const char *why)
     struct slot *s = &m->slots[id];
     long ms = backoff_ms(s);
     struct timeval tv = ms_timeval(ms);
+    m->restarts++;
     if (ms == 0) {
         log_warn("%s; restarting it", why);
         spawn(m, id);
@@ -343,8 +355,10 @@ static void spawn(struct master *m, int id)
 {
     struct slot *s = &m->slots[id];
     s->started_ms = now_ms();
+    s->mslot = m->opts->metrics ? metrics_slot_take() : -1;
     pid_t pid = fork_child(m, id, run_worker);
     if (pid < 0) {
+        metrics_slot_release(s->mslot);
         replace(m, id, "cannot start a worker");
         return;
     }
@@ -383,7 +397,7 @@ static int children_left(const struct master *m)
 
 /* Asks the worker of an earlier generation to drain, and keeps its pid to
  * know it when it exits. */
-static void retire(struct master *m, pid_t pid, int id)
+static void retire(struct master *m, pid_t pid, int id, int mslot)
 {
     if (m->nretired == m->capretired) {
         int cap = m->capretired ? 2 * m->capretired : 8;
@@ -394,7 +408,9 @@ static void retire(struct master *m, pid_t pid, int id)
             m->retired = r, m->capretired = cap;
     }
     if (m->nretired < m->capretired)
-        m->retired[m->nretired++] = (struct retired){pid, id};
+        m->retired[m->nretired++] = (struct retired){pid, id, mslot};
+    else
+        metrics_slot_release(mslot);
     if (kill(pid, SIGTERM) < 0)
         log_warn("kill old worker %d (pid %ld): %s", id, (long)pid, strerror(errno));
 }
@@ -406,11 +422,12 @@ static void renew(struct master *m, int id)
 {
     struct slot *s = &m->slots[id];
     pid_t old = s->pid;
+    int old_mslot = s->mslot;
     evtimer_del(s->respawn);
     s->fast_deaths = 0;
     spawn(m, id);
     if (old > 0)
-        retire(m, old, id);
+        retire(m, old, id, old_mslot);
 }
 
 static void check_done(struct master *m, int status, const char *how)
@@ -464,6 +481,7 @@ static int retired_remove(struct master *m, pid_t pid)
     for (int i = 0; i < m->nretired; i++) {
         if (m->retired[i].pid == pid) {
             int id = m->retired[i].id;
+            metrics_slot_release(m->retired[i].mslot);
             m->retired[i] = m->retired[--m->nretired];
             return id;
         }
@@ -476,6 +494,8 @@ static void worker_exited(struct master *m, int id, const char *how)
     char why[192];
     snprintf(why, sizeof why, "worker %d (pid %ld) %s", id, (long)m->slots[id].pid, how);
     m->slots[id].pid = 0;
+    metrics_slot_release(m->slots[id].mslot);
+    m->slots[id].mslot = -1;
     if (m->stopping)
         log_info("%s", why);
     else
@@ -634,22 +654,83 @@ fail:
     return -1;
 }
 
+/* ---- metrics ---- */
+
+static int running_workers(const struct master *m)
+{
+    int n = 0;
+    for (int id = 0; id < m->nworkers; id++)
+        n += m->slots[id].pid > 0;
+    return n;
+}
+
+/* GET /metrics: the workers' figures summed, in Prometheus text format. */
+static void serve_metrics(struct evhttp_request *req, void *arg)
+{
+    struct master *m = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    struct evbuffer *body = evbuffer_new();
+    if (!body || !path || strcmp(path, "/metrics") != 0 ||
+        metrics_render(body, m->restarts, running_workers(m)) < 0) {
+        evhttp_send_error(req, body ? HTTP_NOTFOUND : HTTP_INTERNAL, NULL);
+        if (body)
+            evbuffer_free(body);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, HTTP_OK, "OK", body);
+    evbuffer_free(body);
+}
+
+/* --metrics: the shared figures (before any worker is forked) and the socket. */
+static int bind_metrics(struct master *m)
+{
+    char err[ERR_MAX];
+    struct addr addr, bound;
+    if (!m->opts->metrics)
+        return 0;
+    if (addr_parse(m->opts->metrics, &addr, err, sizeof err) < 0 ||
+        metrics_init(4 * m->nworkers + 4, err, sizeof err) < 0 ||
+        (m->metrics_fd = listener_bind(&addr, 0, &bound, err, sizeof err)) < 0) {
+        log_error("--metrics: %s", err);
+        return -1;
+    }
+    log_info("metrics on http://%s/metrics", bound.text);
+    return 0;
+}
+
+/* The HTTP server on the master's loop; the workers never run it. */
+static int serve_metrics_http(struct master *m)
+{
+    if (m->metrics_fd < 0)
+        return 0;
+    m->metrics_http = evhttp_new(m->base);
+    if (!m->metrics_http || evhttp_accept_socket(m->metrics_http, m->metrics_fd) < 0)
+        return -1;
+    m->metrics_fd = -1; /* the evhttp owns it now */
+    evhttp_set_allowed_methods(m->metrics_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(m->metrics_http, serve_metrics, m);
+    return 0;
+}
+
 static int master_init(struct master *m, const struct options *opts)
 {
     long cpus = opts->workers ? opts->workers : sysconf(_SC_NPROCESSORS_ONLN);
     m->opts = opts;
     m->self = getpid();
-    m->sigfd = m->pidfd = -1;
+    m->sigfd = m->pidfd = m->metrics_fd = -1;
     m->nworkers = cpus < 1 ? 1 : cpus > OPTIONS_MAX_WORKERS ? OPTIONS_MAX_WORKERS : (int)cpus;
     for (int k = 0; k < OPTIONS_MAX_WORKERS; k++) {
         m->slots[k].m = m;
         m->slots[k].id = k;
+        m->slots[k].mslot = -1;
         for (int i = 0; i < OPTIONS_MAX_LISTEN; i++)
             m->slots[k].socks[i].fd = -1;
     }
     log_set_worker(-1);
     return take_user_and_pid_file(m) < 0 || check_at_start(m) < 0 || bind_all(m) < 0 ||
-                   write_pid_and_open_log(m) < 0
+                   bind_metrics(m) < 0 || write_pid_and_open_log(m) < 0
                ? -1
                : 0;
 }
@@ -667,7 +748,8 @@ static int master_events(struct master *m, sigset_t *set)
     m->sigev = event_new(m->base, m->sigfd, EV_READ | EV_PERSIST, on_signal, m);
     m->kill_timer = evtimer_new(m->base, on_kill_timer, m);
     m->check_timer = evtimer_new(m->base, on_check_timer, m);
-    if (!m->sigev || !m->kill_timer || !m->check_timer || event_add(m->sigev, NULL) < 0)
+    if (!m->sigev || !m->kill_timer || !m->check_timer || event_add(m->sigev, NULL) < 0 ||
+        serve_metrics_http(m) < 0)
         return -1;
     for (int id = 0; id < m->nworkers; id++)
         if (!(m->slots[id].respawn = evtimer_new(m->base, on_respawn, &m->slots[id])))
@@ -702,6 +784,10 @@ static void master_free(struct master *m)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
+    if (m->metrics_http)
+        evhttp_free(m->metrics_http);
+    if (m->metrics_fd >= 0)
+        close(m->metrics_fd);
     if (m->base)
         event_base_free(m->base);
     if (m->sigfd >= 0)

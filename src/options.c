@@ -13,7 +13,7 @@
 enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_SHUTDOWN_TIMEOUT, OPT_PID_FILE, OPT_USER, OPT_LOG_FILE };
 enum { OPT_MAX_CONNS = 300, OPT_MEMORY_LIMIT };
 enum { OPT_GRACE = 320 };
-enum { OPT_LOG_FORMAT = 340 };
+enum { OPT_LOG_FORMAT = 340, OPT_METRICS };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -25,6 +25,7 @@ static const struct option long_options[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"timeout", required_argument, NULL, 't'},
@@ -51,6 +52,7 @@ const char *options_usage(void)
            "      --log-level LEVEL  error|warn|info|debug (default info)\n"
            "      --log-file PATH    log there instead of stderr; SIGUSR1 reopens it\n"
            "      --log-format FORMAT  text|json: lines, or one JSON object a line (default text)\n"
+           "      --metrics ADDR     serve Prometheus metrics at http://ADDR/metrics (master)\n"
            "      --pid-file PATH    write the master's pid there; refuse to start if taken\n"
            "      --user USER        bind, then run the workers as USER (never as root)\n"
            "  -V, --version          print the version and exit\n"
@@ -170,6 +172,9 @@ static int take_path(int c, struct options *opts)
         return 1;
     case OPT_LOG_FILE:
         opts->log_file = optarg;
+        return 1;
+    case OPT_METRICS:
+        opts->metrics = optarg;
         return 1;
     }
     return 0;

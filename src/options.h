@@ -25,6 +25,7 @@ struct options {
     const char *pid_file;    /* NULL: none */
     const char *user;        /* NULL: do not change user */
     const char *log_file;    /* NULL: standard error */
+    const char *metrics;     /* --metrics ADDR; NULL: none */
     long max_conns;          /* per worker; 0 = no limit */
     size_t memory_limit;     /* Lua heap bytes per worker; 0 = no limit */
     long timeout_ms;         /* deadline of each entry into Lua; 0 = none */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "luaheap.h"
 #include "luahost.h"
+#include "metrics.h"
 #include "options.h"
 #include "resolve.h"
 
@@ -27,6 +28,7 @@
  * long enough that a client between two requests of one exchange is not cut. */
 #define DRAIN_IDLE_MS 1000
 #define DRAIN_TICK_MS 50
+#define METRICS_TICK_MS 100 /* how stale the master's sums may be */
 
 struct worker {
     struct event_base *base;
@@ -36,6 +38,7 @@ struct worker {
     int nlisteners;
     struct event *signals[WORKER_SIGNALS];
     struct event *drain_tick, *drain_deadline; /* while draining */
+    struct event *metrics_tick;                /* with --metrics */
     int accept_full;                           /* paused at --max-conns */
 };
 
@@ -225,6 +228,28 @@ static int watch_signals(struct worker *w)
     return 0;
 }
 
+static void publish_metrics(evutil_socket_t fd, short what, void *arg)
+{
+    struct metrics_figures f;
+    (void)fd, (void)what, (void)arg;
+    lmoonwire_figures(&f);
+    metrics_publish(&f);
+}
+
+/* With --metrics, the figures go to the master's shared slot every tick. */
+static int start_metrics(struct worker *w)
+{
+    struct timeval tick = ms_timeval(METRICS_TICK_MS);
+    if (!metrics_enabled())
+        return 0;
+    w->metrics_tick = event_new(w->base, -1, EV_PERSIST, publish_metrics, w);
+    if (!w->metrics_tick || event_add(w->metrics_tick, &tick) < 0) {
+        log_error("cannot start publishing metrics");
+        return -1;
+    }
+    return 0;
+}
+
 /* The scheduler thread that enforces --timeout and --grace on this worker. */
 static int start_deadlines(struct worker *w)
 {
@@ -239,6 +264,10 @@ static void worker_free(struct worker *w)
 {
     close_listeners(w);
     conn_abort_all("shutdown");
+    if (w->metrics_tick) {
+        publish_metrics(-1, 0, w); /* the last counts, kept by the master */
+        event_free(w->metrics_tick);
+    }
     for (int i = 0; i < WORKER_SIGNALS; i++)
         if (w->signals[i])
             event_free(w->signals[i]);
@@ -273,7 +302,7 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
     conn_set_close_observer(gate_accepting, &w);
     w.L = load_handler(opts->script);
     if (!w.L || start_deadlines(&w) < 0 || adopt_listeners(&w, socks, nsocks) < 0 ||
-        watch_signals(&w) < 0)
+        watch_signals(&w) < 0 || start_metrics(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");
