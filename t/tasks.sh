@@ -51,9 +51,10 @@ results spawn_needs_a_function task_needs_on_message after_rejects_negative_time
     every_rejects_zero_interval go_needs_a_function a_timer_is_not_a_task a_task_is_not_a_timer \
     message_error_stops_that_task send_after_error_is_error repeating_timer_cancelled_after_error \
     other_tasks_keep_running all_ended_tasks_are_counted_out
-check "a callback task's error is logged" contains "$LOG" "spawned task: $SCRIPTS/task_errors.lua:14: spawn boom"
-check "a coroutine task's error is logged" contains "$LOG" "coroutine: $SCRIPTS/task_errors.lua:15: go boom"
-check "a message handler's error is logged" contains "$LOG" "on_message: $SCRIPTS/task_errors.lua:23: message boom"
+# Lua shortens a long script path to "...tail", so only its end is matched.
+check "a callback task's error is logged" grep -qE "spawned task: .*task_errors.lua:14: spawn boom" "$LOG"
+check "a coroutine task's error is logged" grep -qE "coroutine: .*task_errors.lua:15: go boom" "$LOG"
+check "a message handler's error is logged" grep -qE "on_message: .*task_errors.lua:23: message boom" "$LOG"
 check "an error that is not a string is described" contains "$LOG" "(error object is a table value)"
 check "errors come with a traceback" contains "$LOG" "stack traceback:"
 check "a repeating timer says it was cancelled" contains "$LOG" "repeating timer cancelled after this error"
