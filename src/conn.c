@@ -262,9 +262,12 @@ static void log_closed(struct conn *conn)
         return;
     if (conn->fd >= 0 && conn_peer(conn, peer, sizeof peer) < 0)
         snprintf(peer, sizeof peer, "-");
-    struct log_access a = {conn->id, peer, conn->reason ? conn->reason : "closed",
-                           loop_ms(event_get_base(&conn->ev)) - conn->opened_ms,
-                           conn->bytes_in, conn->bytes_out};
+    struct log_access a = {.conn = conn->id,
+                           .peer = peer,
+                           .reason = conn->reason ? conn->reason : "closed",
+                           .duration_ms = loop_ms(event_get_base(&conn->ev)) - conn->opened_ms,
+                           .bytes_in = conn->bytes_in,
+                           .bytes_out = conn->bytes_out};
     log_access(&a);
 }
 

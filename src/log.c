@@ -122,9 +122,9 @@ static size_t line_prefix(char *buf, size_t len, enum log_level level)
         n = snprintf(buf, len, "{\"time\":\"%s\",\"level\":\"%s\",", stamp, level_names[level]);
     else
         n = snprintf(buf, len, "%s [%s] ", stamp, level_names[level]);
+    const char *worker = current_format == LOG_JSON ? "\"worker\":%d," : "worker %d: ";
     if (current_worker >= 0)
-        n += snprintf(buf + n, len - (size_t)n,
-                      current_format == LOG_JSON ? "\"worker\":%d," : "worker %d: ", current_worker);
+        n += snprintf(buf + n, len - (size_t)n, worker, current_worker);
     return (size_t)n;
 }
 
@@ -168,10 +168,11 @@ static void json_access(const struct log_access *a)
     n += (size_t)snprintf(line + n, sizeof line - n, "\"msg\":\"access\",\"conn\":%llu,\"peer\":\"",
                           (unsigned long long)a->conn);
     json_escape(line, sizeof line - 200, &n, a->peer);
-    n += (size_t)snprintf(line + n, sizeof line - n,
-                          "\",\"duration_ms\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"reason\":\"",
-                          (unsigned long long)a->duration_ms, (unsigned long long)a->bytes_in,
-                          (unsigned long long)a->bytes_out);
+    n += (size_t)snprintf(
+        line + n, sizeof line - n,
+        "\",\"duration_ms\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"reason\":\"",
+        (unsigned long long)a->duration_ms, (unsigned long long)a->bytes_in,
+        (unsigned long long)a->bytes_out);
     json_escape(line, sizeof line - 3, &n, a->reason);
     n += (size_t)snprintf(line + n, sizeof line - n, "\"}");
     emit(line, sizeof line, n);
@@ -183,8 +184,9 @@ void log_access(const struct log_access *a)
         return;
     if (current_format == LOG_JSON)
         return json_access(a);
-    log_msg(LOG_INFO, "access: conn=%llu peer=%s duration_ms=%llu bytes_in=%llu bytes_out=%llu "
-                      "reason=\"%s\"",
+    log_msg(LOG_INFO,
+            "access: conn=%llu peer=%s duration_ms=%llu bytes_in=%llu bytes_out=%llu "
+            "reason=\"%s\"",
             (unsigned long long)a->conn, a->peer, (unsigned long long)a->duration_ms,
             (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out, a->reason);
 }

@@ -12,8 +12,8 @@ struct evbuffer;
 
 /* One worker's figures; the same ones mw.stats() returns. */
 struct metrics_figures {
-  uint64_t connections, accepted, bytes_in, bytes_out, frames, handler_errors,
-      deadline_hits, heap_in_use, heap_held, tasks, timers;
+    uint64_t connections, accepted, bytes_in, bytes_out, frames, handler_errors, deadline_hits,
+        heap_in_use, heap_held, tasks, timers;
 };
 
 /* Master, before forking: maps nslots slots; -1 with err set. */

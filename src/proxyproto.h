@@ -11,17 +11,17 @@
 #define PROXYPROTO_MAX (16 + 65535) /* the longest v2 header */
 
 struct proxyproto_addr {
-  int version; /* 1 or 2 */
-  int local;   /* LOCAL or UNKNOWN: no client named; the connection speaks for
-                  itself */
-  struct sockaddr_storage src, dst;
-  socklen_t srclen, dstlen;
+    int version; /* 1 or 2 */
+    int local;   /* LOCAL or UNKNOWN: no client named; the connection speaks for
+                    itself */
+    struct sockaddr_storage src, dst;
+    socklen_t srclen, dstlen;
 };
 
 /* Reads a header at the start of buf: its length in bytes (> 0) with out
  * filled; 0 when it may be a header but more bytes are needed; -1 when it is
  * not a valid header, with why saying what is wrong. */
-long proxyproto_parse(const unsigned char *buf, size_t len,
-                      struct proxyproto_addr *out, const char **why);
+long proxyproto_parse(const unsigned char *buf, size_t len, struct proxyproto_addr *out,
+                      const char **why);
 
 #endif

@@ -247,6 +247,7 @@ static int start_metrics(struct worker *w)
         log_error("cannot start publishing metrics");
         return -1;
     }
+    publish_metrics(-1, 0, w);
     return 0;
 }
 

@@ -53,6 +53,7 @@ scrape
 check "the scrape is Prometheus text: HELP, TYPE and one sample per metric" \
     bash -c "grep -v '^# \\(HELP\\|TYPE\\) moonwire_' '$TMP/scrape' | grep -qvE '^moonwire_[a-z_]+ [0-9]+\$' && exit 1; exit 0"
 check "both workers are counted" [ "$(metric moonwire_workers)" -eq 2 ]
+await moonwire_lua_heap_in_use_bytes 1 >/dev/null
 check "the Lua heaps' bytes in use and held are reported" \
     bash -c "[ $(metric moonwire_lua_heap_in_use_bytes) -gt 0 ] && [ $(metric moonwire_lua_heap_held_bytes) -ge $(metric moonwire_lua_heap_in_use_bytes) ]"
 
