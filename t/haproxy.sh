@@ -20,6 +20,7 @@ local name = os.getenv("MW_NAME")
 return {
   framing = "line",
   on_data = function(conn, line)
+    io.stderr:write("got ", line, "\n")
     local peer = conn:peer()
     mw.after(300, function() conn:write(name, " ", peer, " ", line, "\n") end)
   end,
@@ -74,7 +75,12 @@ for batch in $(seq 10); do
         clients="$clients $!"
     done
     if [ "$batch" -eq 3 ]; then
-        sleep 0.1
+        # Stop it once a request of this batch has reached it (not sooner:
+        # a slow build may take a while to get there).
+        for _ in $(seq 100); do
+            grep -q "^got req 3\." "$LOG1" && break
+            sleep 0.02
+        done
         kill -TERM "$PID_1"
         STOPPED=$PID_1
     fi
