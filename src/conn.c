@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define READ_SIZE 65536
+#define PROXY_HEADER_TIMEOUT_MS 5000
+#define PROXY_HEADER_TIMEOUT_TEXT "5 s"
 
 enum conn_flag {
     CONN_PAUSED = 1,      /* the handler asked not to read */
@@ -500,6 +502,8 @@ static void take_proxy_header(struct conn *conn)
         return conn_fail(conn, "out of memory");
     evbuffer_drain(conn->in, (size_t)n);
     conn->flags &= ~CONN_PROXY;
+    event_del(&conn->ev); /* drops the header's timeout */
+    conn_update_interest(conn);
     conn->group->cb->on_open(conn, conn->ud);
     deliver_buffered(conn);
 }
@@ -520,9 +524,14 @@ static void read_proxy_header(struct conn *conn)
     }
 }
 
+/* A peer that connects and says nothing must not hold a connection open
+ * forever: the header is due within PROXY_HEADER_TIMEOUT_MS. */
 void conn_expect_proxy_header(struct conn *conn)
 {
+    struct timeval tv = {PROXY_HEADER_TIMEOUT_MS / 1000, (PROXY_HEADER_TIMEOUT_MS % 1000) * 1000};
     conn->flags |= CONN_PROXY;
+    event_del(&conn->ev);
+    event_add(&conn->ev, &tv);
 }
 
 int conn_awaits_proxy_header(const struct conn *conn)
@@ -765,6 +774,8 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
             conn_fail(conn, conn->fd < 0 ? "resolve timeout" : "connect timeout");
         else if (what & EV_WRITE)
             conn_established(conn);
+    } else if ((what & EV_TIMEOUT) && (conn->flags & CONN_PROXY)) {
+        proxy_header_failed(conn, "no PROXY header within " PROXY_HEADER_TIMEOUT_TEXT);
     } else {
         if ((what & EV_WRITE) && conn->out)
             conn_flush(conn);

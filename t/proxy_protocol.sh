@@ -3,7 +3,7 @@
 # input before the handler sees a byte; conn:peer() names the client it
 # carried; a missing or malformed header closes with a logged reason.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 15
+plan 17
 
 cat >"$TMP/peer.lua" <<'LUA'
 local mw = require "moonwire"
@@ -61,5 +61,14 @@ stop_server
 start_server serve -l 127.0.0.1:0,proxy "$SCRIPTS/serve_echo.lua"
 exchange 'PROXY TCP4 192.0.2.1 198.51.100.2 4242 7000\r\nabc'
 check "a serve task starts after the header and reads only what follows it" replied 'abc'
+
+# A peer that connects and sends nothing is closed when the header is due.
+start=$(date +%s%N)
+socat -T 10 -u "TCP:127.0.0.1:$PORT" - >/dev/null 2>&1
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+echo "# a silent connection lasted $elapsed_ms ms"
+check "a silent peer is closed after about 5 s, not held forever" \
+    [ "$elapsed_ms" -ge 4500 -a "$elapsed_ms" -lt 9000 ]
+check "and the reason is logged" contains "$LOG" "no PROXY header within 5 s"
 stop_server
 finish
