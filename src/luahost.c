@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "luahost.h"
+#include "script.h"
 
 #include "bibop.h"
 #include "lcall.h"
@@ -49,7 +50,7 @@ static void set_search_path(lua_State *L)
 static int load_script(lua_State *L, const char *script, char *err, size_t errlen)
 {
     lua_pushcfunction(L, lcall_traceback);
-    if (luaL_loadfile(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
+    if (script_load(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         return -1;
     }

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "pidfile.h"
 #include "sdlisten.h"
+#include "script.h"
 #include "user.h"
 #include "worker.h"
 
@@ -67,6 +68,8 @@ struct master {
     struct retired *retired;
     int nretired, capretired;
     pid_t checker; /* the child checking the script for a reload */
+    struct script_text script;    /* what the workers run */
+    struct script_text candidate; /* read for a reload, while it is checked */
     int stopping;  /* 1: draining, 2: stopping now */
     int sigfd, pidfd;
     struct event *sigev, *kill_timer, *check_timer;
@@ -294,12 +297,14 @@ static int child_setup(struct master *m, int id)
 static void run_worker(struct master *m, int id)
 {
     metrics_use_slot(m->slots[id].mslot);
+    script_use(&m->script);
     exit(worker_run(m->opts, id, m->slots[id].socks, m->naddrs));
 }
 
 static void run_check(struct master *m, int id)
 {
     (void)id;
+    script_use(&m->candidate);
     exit(worker_check_script(m->opts->script) < 0 ? 1 : 0);
 }
 
@@ -439,8 +444,12 @@ static void check_done(struct master *m, int status, const char *how)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         log_error("reload: %s failed its check (%s); the running workers keep serving",
                   m->opts->script, how);
+        script_free(&m->candidate);
         return;
     }
+    script_free(&m->script);
+    m->script = m->candidate;
+    m->candidate = (struct script_text){NULL, NULL, 0};
     for (int id = 0; id < m->nworkers; id++)
         renew(m, id);
     log_info("reload: %d new worker(s) serve %s; the old ones drain", m->nworkers, m->opts->script);
@@ -456,9 +465,16 @@ static void reload(struct master *m)
         return;
     }
     log_info("Hangup: checking %s before reloading", m->opts->script);
-    pid_t pid = fork_child(m, -1, run_check);
-    if (pid < 0)
+    char err[ERR_MAX];
+    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+        log_error("reload: %s; the running workers keep serving", err);
         return;
+    }
+    pid_t pid = fork_child(m, -1, run_check);
+    if (pid < 0) {
+        script_free(&m->candidate);
+        return;
+    }
     m->checker = pid;
     if (evtimer_add(m->check_timer, &limit) < 0)
         log_warn("reload: cannot time the script check");
@@ -606,9 +622,16 @@ static int signal_set(sigset_t *set)
 
 /* ---- start and end ---- */
 
+/* The script is read here, before --user drops privileges, and checked in a
+ * child; the workers then compile the text that passed. */
 static int check_at_start(struct master *m)
 {
     int status;
+    char err[ERR_MAX];
+    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
     pid_t pid = fork_child(m, -1, run_check);
     if (pid < 0)
         return -1;
@@ -617,7 +640,11 @@ static int check_at_start(struct master *m)
             log_error("waitpid: %s", strerror(errno));
             return -1;
         }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    m->script = m->candidate;
+    m->candidate = (struct script_text){NULL, NULL, 0};
+    return 0;
 }
 
 static int take_user_and_pid_file(struct master *m)
@@ -793,6 +820,8 @@ static void master_free(struct master *m)
     if (m->sigfd >= 0)
         close(m->sigfd);
     free(m->retired);
+    script_free(&m->script);
+    script_free(&m->candidate);
 }
 
 int master_run(const struct options *opts)

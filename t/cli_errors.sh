@@ -1,7 +1,7 @@
 #!/bin/sh
 # Command-line errors and their exit codes, and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 26
+plan 28
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err.
 run() {
@@ -41,6 +41,9 @@ check "syntax error exits 1" run 1 -l 127.0.0.1:0 "$SCRIPTS/syntax_error.lua"
 check "syntax error has file:line" contains "$TMP/err" "syntax_error.lua:5:"
 check "error while loading exits 1" run 1 -l 127.0.0.1:0 "$SCRIPTS/load_error.lua"
 check "load error has file:line and message" contains "$TMP/err" "load_error.lua:3: cannot start"
+{ echo '#!/usr/bin/env moonwire'; cat "$SCRIPTS/load_error.lua"; } >"$TMP/shebang.lua"
+check "a script with a #! line: the line is skipped" run 1 -l 127.0.0.1:0 "$TMP/shebang.lua"
+check "and line numbers count it" contains "$TMP/err" "shebang.lua:4: cannot start"
 check "script not returning a table exits 1" run 1 "$SCRIPTS/returns_number.lua"
 check "handler field of the wrong type exits 1" run 1 "$SCRIPTS/bad_handler_field.lua"
 check "wrong field is named" contains "$TMP/err" "handler field 'on_data' must be a function"

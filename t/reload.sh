@@ -4,7 +4,7 @@
 # nothing.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 16
+plan 18
 trap '' PIPE # a write to a connection the server closed fails, not the test
 
 LOADGEN="$MW_TESTBIN/../bench/loadgen/loadgen"
@@ -66,6 +66,14 @@ check "the running workers keep serving the old code" [ "$(version_of 5)" = v1 ]
 same() { [ "$(worker_pid 0) $(worker_pid 1)" = "$new0 $new1" ] && kill -0 "$new0" "$new1"; }
 check "and no worker was replaced" same
 exec 5>&-
+# A worker that dies now is replaced with the text that passed its check,
+# not with the broken file now on disk.
+kill -KILL "$new0"
+replaced() { p=$(worker_pid 0); [ -n "$p" ] && [ "$p" != "$new0" ] && kill -0 "$p"; }
+check "a worker killed after the failed reload is replaced" wait_for replaced
+sleep 0.5
+stays() { p=$(worker_pid 0); kill -0 "$p" && ! grep -q "worker 0 (pid $p) exited" "$LOG"; }
+check "and it keeps running the old code, not the broken file" stays
 stop_server
 check "stop after reloads: exit 0" [ "$STATUS" -eq 0 ]
 finish

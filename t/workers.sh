@@ -72,7 +72,11 @@ check "and the workers log to the new file" wait_for reopened
 stop_server
 
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
-    start_server user -w 2 -l 127.0.0.1:0 --user nobody "$EXAMPLES/whoami.lua"
+    # The script sits in the test's private directory, which nobody cannot
+    # read: the master reads it before dropping privileges.
+    cp "$EXAMPLES/whoami.lua" "$TMP/whoami.lua"
+    chmod 700 "$TMP"
+    start_server user -w 2 -l 127.0.0.1:0 --user nobody "$TMP/whoami.lua"
     wait_for workers_started 2
     uids=$(ps --ppid "$PID" -o uid= | sort -u | tr -d ' ')
     check "--user nobody: the workers run as nobody" [ "$uids" = "$(id -u nobody)" ]

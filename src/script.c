@@ -1,0 +1,77 @@
+#include "config.h"
+
+#include "script.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+static const struct script_text *in_use;
+
+static int read_all(FILE *f, struct script_text *text)
+{
+    size_t cap = 0;
+    for (;;) {
+        if (text->len == cap) {
+            size_t grown = cap ? 2 * cap : 16384;
+            char *bytes = realloc(text->bytes, grown);
+            if (!bytes)
+                return -1;
+            text->bytes = bytes, cap = grown;
+        }
+        size_t n = fread(text->bytes + text->len, 1, cap - text->len, f);
+        text->len += n;
+        if (n == 0)
+            return ferror(f) ? -1 : 0;
+    }
+}
+
+int script_read(struct script_text *text, const char *path, char *err, size_t errlen)
+{
+    struct script_text fresh = {strdup(path), NULL, 0};
+    FILE *f = fresh.path ? fopen(path, "rb") : NULL;
+    int rc = f && read_all(f, &fresh) == 0 ? 0 : -1;
+    int saved = errno;
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = -1, saved = errno;
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(saved));
+        script_free(&fresh);
+        return -1;
+    }
+    *text = fresh;
+    return 0;
+}
+
+void script_free(struct script_text *text)
+{
+    if (in_use == text)
+        in_use = NULL;
+    free(text->path);
+    free(text->bytes);
+    *text = (struct script_text){NULL, NULL, 0};
+}
+
+void script_use(const struct script_text *text)
+{
+    in_use = text;
+}
+
+int script_load(lua_State *L, const char *path)
+{
+    if (!in_use || !in_use->path || strcmp(in_use->path, path) != 0)
+        return luaL_loadfile(L, path);
+    const char *bytes = in_use->bytes ? in_use->bytes : "";
+    size_t skip = 0;
+    /* A "#!" line, as luaL_loadfile skips it; its newline stays for the count. */
+    if (in_use->len > 0 && bytes[0] == '#')
+        while (skip < in_use->len && bytes[skip] != '\n')
+            skip++;
+    lua_pushfstring(L, "@%s", path);
+    int rc = luaL_loadbuffer(L, bytes + skip, in_use->len - skip, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return rc;
+}
