@@ -135,11 +135,17 @@ static size_t class_step(size_t size)
     return top / 16 * (size < 512 ? 1 : 2);
 }
 
+/* Off the steps, but asked for by every coroutine: its first stack. */
+#define COROUTINE_STACK_CLASS 376
+
 static void class_init(void)
 {
     size_t tile = BIBOP_MAX_CLASS / 16 & ~(size_t)7;
-    for (size_t size = 8; size < tile; size += class_step(size))
+    for (size_t size = 8; size < tile; size += class_step(size)) {
+        if (size > COROUTINE_STACK_CLASS && class_size[nclass - 1] < COROUTINE_STACK_CLASS)
+            class_size[nclass++] = COROUTINE_STACK_CLASS;
         class_size[nclass++] = (uint32_t)size;
+    }
     for (size_t n = 16; n >= 1; n--)
         class_size[nclass++] = (uint32_t)(BIBOP_MAX_CLASS / n & ~(size_t)7);
 }
@@ -711,11 +717,12 @@ static bool box_kind_valid(int kind)
     return kind >= BIBOP_KIND_CONN && kind < BIBOP_KIND_COUNT;
 }
 
-/* Fixes the slot size of a kind at its first box: 16-byte aligned, and small enough
- * that a page holds at least one. */
+/* Fixes the slot size of a kind at its first box: 8-byte aligned (boxes hold
+ * pointers and integers, nothing wider), and small enough that a page holds at
+ * least one. */
 static size_t box_size_for(struct bibop_heap *heap, int kind, size_t size)
 {
-    size_t rounded = (size + 15) & ~(size_t)15;
+    size_t rounded = (size + 7) & ~(size_t)7;
     if (rounded == 0 || rounded > BIBOP_PAGE_SIZE / 4)
         return 0;
     if (heap->box_size[kind] == 0)

@@ -53,7 +53,8 @@
  * (bibop.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB pages):
  *
  *     8 .. 256 step 8        (32 classes)
- *     272 .. 512 step 16     (16)
+ *     272 .. 512 step 16     (16), and 376: a coroutine's first stack, which
+ *                            would waste 8 bytes in 384 on every coroutine
  *     576 .. 1024 step 64    (8)
  *     1152 .. 1920 step 128  (7)
  *     2040 2176 2336 2512 2720 2968 3264 3632 4088 4672 5448 6536 8176 10896 16352

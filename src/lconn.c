@@ -362,7 +362,7 @@ static void end_readers(struct lconn_box *box)
     struct ltask *reader = box->reader, *serve = box->serve;
     box->reader = box->serve = NULL;
     if (serve)
-        ltask_set_on_end(serve, NULL, NULL);
+        ltask_set_owner(serve, NULL);
     if (reader) {
         lua_pushnil(state);
         lua_pushliteral(state, "closed");
@@ -458,7 +458,7 @@ static void start_serve(struct conn *conn, struct lconn_box *box)
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
     box->serve = ltask_go(L, 1);
     lua_pop(L, 1);
-    ltask_set_on_end(box->serve, serve_ended, box);
+    ltask_set_owner(box->serve, box);
     ltask_set_timeout(box->serve, box->handler->h.timeout);
 }
 
@@ -514,6 +514,7 @@ static int mw_connect(lua_State *L)
 
 void lconn_register(lua_State *L)
 {
+    ltask_set_end_hook(serve_ended);
     lua_pushcfunction(L, mw_connect);
     lua_setfield(L, -2, "connect");
     if (!lbox_newmetatable(L, CONN_META, "connection"))

@@ -9,6 +9,7 @@
 #include "timer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,11 +30,10 @@ struct ltask {
     struct task *task;   /* NULL once the task has ended */
     lua_State *co;       /* its coroutine; NULL for a mailbox task */
     struct timer *timer; /* sleep or receive timeout, while one runs */
-    ltask_end_fn on_end;
-    void *on_end_ud;
+    void *owner;         /* told by end_hook when the task ends */
     unsigned id;
-    long timeout_ms; /* deadline of each slice or message; negative: --timeout */
-    int self_slot; /* keeps this object alive while the task lives */
+    int timeout_ms; /* deadline of each slice or message; negative: --timeout */
+    int self_slot;  /* keeps this object alive while the task lives */
     int co_slot;
     int nvalues;         /* on co's stack, for its next resume */
     unsigned char wait;  /* enum wait */
@@ -41,7 +41,12 @@ struct ltask {
     unsigned char reason;
 };
 
+/* A parked coroutine task is mostly LuaJIT's (its thread and first stack);
+ * this object is what moonwire adds to it, kept to 56 bytes. */
+_Static_assert(sizeof(struct ltask) <= 56, "struct ltask grew past 56 bytes");
+
 static lua_State *main_L;         /* the state tasks run in */
+static ltask_end_fn end_hook;     /* told when a task with an owner ends */
 static struct ltask *current;     /* the task whose code runs now, or NULL */
 static size_t spawned;            /* callback tasks queued, not yet run */
 static unsigned last_id;
@@ -277,8 +282,8 @@ static void end_task(struct ltask *b, enum reason reason)
     if (b->timer)
         timer_cancel(b->timer);
     b->timer = NULL;
-    if (b->on_end)
-        b->on_end(b, reason_names[reason], b->on_end_ud);
+    if (b->owner && end_hook)
+        end_hook(b, reason_names[reason], b->owner);
     if (b->co || task_spawn(run_on_stop, b) < 0)
         release(b);
 }
@@ -661,13 +666,17 @@ void ltask_stop(struct ltask *b)
 
 void ltask_set_timeout(struct ltask *b, long timeout_ms)
 {
-    b->timeout_ms = timeout_ms;
+    b->timeout_ms = timeout_ms > INT_MAX ? INT_MAX : timeout_ms < -1 ? -1 : (int)timeout_ms;
 }
 
-void ltask_set_on_end(struct ltask *b, ltask_end_fn fn, void *ud)
+void ltask_set_end_hook(ltask_end_fn fn)
 {
-    b->on_end = fn;
-    b->on_end_ud = ud;
+    end_hook = fn;
+}
+
+void ltask_set_owner(struct ltask *b, void *owner)
+{
+    b->owner = owner;
 }
 
 void ltask_push(lua_State *L, struct ltask *b)

@@ -26,8 +26,9 @@
 struct event_base;
 struct ltask;
 
-/* Called once when a task ends; reason is "done", "stopped" or "error". */
-typedef void (*ltask_end_fn)(struct ltask *task, const char *reason, void *ud);
+/* Called once when a task with an owner ends; reason is "done", "stopped",
+ * "error" or "deadline". */
+typedef void (*ltask_end_fn)(struct ltask *task, const char *reason, void *owner);
 
 /* Adds spawn, task, go, sleep, receive and self to the module table on top
  * of the stack, registers the task type; L becomes the state tasks run in. */
@@ -60,8 +61,12 @@ void ltask_stop(struct ltask *task);
 /* The deadline of each of the task's slices or messages, in ms (negative:
  * --timeout; 0: none). A slice past it ends the task with reason "deadline". */
 void ltask_set_timeout(struct ltask *task, long timeout_ms);
-/* Sets the function told when the task ends (one per task; NULL clears). */
-void ltask_set_on_end(struct ltask *task, ltask_end_fn fn, void *ud);
+/* The function told when a task with an owner ends, one for the process (the
+ * connections' serve tasks): a pointer per task rather than a function and a
+ * pointer keeps a task 8 bytes smaller. */
+void ltask_set_end_hook(ltask_end_fn fn);
+/* Sets the task's owner, given to the end hook (NULL: none, nothing told). */
+void ltask_set_owner(struct ltask *task, void *owner);
 /* Pushes the task's object (nil once it has ended and been released). */
 void ltask_push(lua_State *L, struct ltask *task);
 /* The task object at idx, else an argument error ("task expected, got ..."). */

@@ -34,10 +34,18 @@ enum task_flag {
 
 struct task {
     struct ring mailbox;
-    task_ready_fn ready;
     void *ud;
-    unsigned flags;
+    uint32_t flags;
+    uint8_t ready; /* index in readies */
 };
+
+/* The ready functions tasks are made with: one per kind of task in a process,
+ * so a task keeps a byte rather than a pointer (40 bytes a task, not 48). */
+#define READY_MAX 8
+static task_ready_fn readies[READY_MAX];
+static unsigned nreadies;
+
+_Static_assert(sizeof(struct task) <= 40, "struct task grew past 40 bytes");
 
 struct entry {
     task_fn fn;
@@ -61,19 +69,22 @@ static void ring_release(struct ring *r)
     *r = (struct ring){.size = r->size};
 }
 
+/* Doubles the ring with realloc, which moves a large buffer by remapping its
+ * pages rather than copying them (a burst of a million spawns spent a fifth of
+ * its time copying the run queue); then the part that had wrapped round to
+ * the start moves up past the old end. */
 static int ring_grow(struct ring *r)
 {
-    uint32_t cap = r->cap ? r->cap * 2 : 1;
-    char *buf = cap > r->cap ? malloc((size_t)cap * r->size) : NULL;
+    uint32_t old = r->cap, cap = old ? old * 2 : 1;
+    char *buf = cap > old ? realloc(r->buf, (size_t)cap * r->size) : NULL;
     if (!buf) {
         errno = ENOMEM;
         return -1;
     }
-    uint32_t first = r->cap - r->head < r->count ? r->cap - r->head : r->count;
-    memcpy(buf, r->buf + (size_t)r->head * r->size, (size_t)first * r->size);
-    memcpy(buf + (size_t)first * r->size, r->buf, (size_t)(r->count - first) * r->size);
-    free(r->buf);
-    *r = (struct ring){buf, 0, r->count, cap, r->size};
+    uint32_t wrapped = r->head + r->count > old ? r->head + r->count - old : 0;
+    memcpy(buf + (size_t)old * r->size, buf, (size_t)wrapped * r->size);
+    r->buf = buf;
+    r->cap = cap;
     return 0;
 }
 
@@ -230,7 +241,7 @@ static void run_task(void *ud)
         t->flags |= TASK_RUNNING;
         do {
             t->flags &= ~TASK_WOKEN;
-            t->ready(t, t->ud);
+            readies[t->ready](t, t->ud);
         } while (++calls < TURN_MESSAGES && has_mail_only(t));
         t->flags &= ~TASK_RUNNING;
     }
@@ -240,12 +251,29 @@ static void run_task(void *ud)
         t->flags |= TASK_WOKEN; /* out of memory: tried again on the next wake */
 }
 
+/* The index of fn in readies, added if new; -1 when READY_MAX are taken. */
+static int ready_index(task_ready_fn fn)
+{
+    for (unsigned i = 0; i < nreadies; i++)
+        if (readies[i] == fn)
+            return (int)i;
+    if (nreadies == READY_MAX)
+        return -1;
+    readies[nreadies] = fn;
+    return (int)nreadies++;
+}
+
 struct task *task_new(task_ready_fn ready, void *ud)
 {
+    int index = ready_index(ready);
+    if (index < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
     struct task *t = task_alloc();
     if (!t)
         return NULL;
-    *t = (struct task){.mailbox = {.size = sizeof(uintptr_t)}, .ready = ready, .ud = ud};
+    *t = (struct task){.mailbox = {.size = sizeof(uintptr_t)}, .ud = ud, .ready = (uint8_t)index};
     live_tasks++;
     return t;
 }

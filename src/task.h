@@ -26,7 +26,8 @@ int task_spawn(task_fn fn, void *ud);
 size_t task_queued(void);
 
 /* A task whose ready(task, ud) runs from the run queue when it was woken,
- * or when it listens and its mailbox is not empty; NULL on ENOMEM. */
+ * or when it listens and its mailbox is not empty; NULL on ENOMEM, or EINVAL
+ * past 8 different ready functions in a process (one per kind of task). */
 struct task *task_new(task_ready_fn ready, void *ud);
 /* Appends msg to the mailbox. Returns 0, or -1 with errno EPIPE (the task
  * is stopped) or ENOMEM. */

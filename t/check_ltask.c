@@ -32,10 +32,10 @@ static int wake_from_lua_l(lua_State *L)
     return 1;
 }
 
-static void on_end(struct ltask *t, const char *reason, void *ud)
+static void on_end(struct ltask *t, const char *reason, void *owner)
 {
     (void)t;
-    (void)ud;
+    ck_assert_ptr_eq(owner, ended);
     strcpy(ended, reason);
 }
 
@@ -96,7 +96,8 @@ START_TEST(test_park_then_wake_from_the_loop_resumes_at_once)
     run(start);
     turn();
     ck_assert_ptr_nonnull(parked);
-    ltask_set_on_end(parked, on_end, NULL);
+    ltask_set_end_hook(on_end);
+    ltask_set_owner(parked, ended);
     lua_pushstring(S, "data");
     lua_pushinteger(S, 7);
     ck_assert_int_eq(ltask_wake(S, parked, 2), 0);
@@ -134,7 +135,8 @@ START_TEST(test_stopped_while_parked_cannot_be_woken)
 {
     run(start);
     turn();
-    ltask_set_on_end(parked, on_end, NULL);
+    ltask_set_end_hook(on_end);
+    ltask_set_owner(parked, ended);
     ltask_push(S, parked); /* a reference keeps the handle valid */
     int ref = luaL_ref(S, LUA_REGISTRYINDEX);
     ltask_stop(parked);

@@ -236,6 +236,36 @@ START_TEST(test_stop_inside_ready_is_safe)
 }
 END_TEST
 
+/* Nine different ready functions: a process has room for eight kinds. */
+#define READY_FN(n)                                                                        \
+    static void ready_##n(struct task *t, void *ud)                                        \
+    {                                                                                      \
+        (void)t, (void)ud;                                                                 \
+    }
+READY_FN(0) READY_FN(1) READY_FN(2) READY_FN(3) READY_FN(4) READY_FN(5) READY_FN(6)
+READY_FN(7) READY_FN(8)
+
+START_TEST(test_a_ninth_kind_of_task_is_einval)
+{
+    task_ready_fn fns[] = {ready_0, ready_1, ready_2, ready_3, ready_4,
+                           ready_5, ready_6, ready_7, ready_8};
+    struct task *made[9];
+    int n = 0;
+    for (; n < 9; n++) {
+        errno = 0;
+        if (!(made[n] = task_new(fns[n], NULL)))
+            break;
+    }
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_le(n, 8); /* the run queue's own kinds may have taken a few */
+    struct task *again = task_new(fns[0], NULL); /* a kind already known still works */
+    ck_assert_ptr_nonnull(again);
+    task_stop(again);
+    while (n-- > 0)
+        task_stop(made[n]);
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -252,6 +282,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_wake_makes_ready_once);
     tcase_add_test(tc, test_send_to_a_stopped_task_is_epipe);
     tcase_add_test(tc, test_stop_inside_ready_is_safe);
+    tcase_add_test(tc, test_a_ninth_kind_of_task_is_einval);
     suite_add_tcase(s, tc);
     return s;
 }
