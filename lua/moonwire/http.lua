@@ -10,7 +10,7 @@
 local byte, sub, find, match, lower, format = string.byte, string.sub, string.find,
   string.match, string.lower, string.format
 local concat, tonumber, tostring, type, pairs = table.concat, tonumber, tostring, type, pairs
-local gsub, char, os_time, os_date = string.gsub, string.char, os.time, os.date
+local gsub, char, os_date = string.gsub, string.char, os.date
 
 local BIG_BODY = 64 * 1024 -- a body missing this much is framed by the core
 
@@ -42,15 +42,16 @@ local function status_line(code)
   return status_lines[code] or format("HTTP/1.1 %d %s\r\n", code, reasons[code] or "Unknown")
 end
 
--- The Date header, formatted once a second.
-local date_second, date_header = -1, ""
-local function date()
-  local t = os_time()
-  if t ~= date_second then
-    date_second, date_header = t, os_date("!Date: %a, %d %b %Y %H:%M:%S GMT\r\nServer: moonwire\r\n", t)
-  end
-  return date_header
+-- The Date header, formatted by a timer just after each second begins, so a
+-- response makes no call for it (a C call per request keeps the JIT from
+-- compiling the request path in one piece).
+local mw = require "moonwire"
+local date_header
+local function refresh_date()
+  date_header = os_date("!Date: %a, %d %b %Y %H:%M:%S GMT\r\nServer: moonwire\r\n")
+  mw.after(1001 - mw.now() % 1000, refresh_date)
 end
+refresh_date()
 
 -- ---- helpers for handlers ----
 
@@ -78,7 +79,7 @@ end
 local function put_response(out, n, req, status, body, headers)
   body = body or ""
   if type(body) ~= "string" then body = tostring(body) end
-  out[n + 1], out[n + 2] = status_line(status), date()
+  out[n + 1], out[n + 2] = status_line(status), date_header
   n = n + 2
   local typed = false
   if headers then
@@ -133,6 +134,31 @@ local function add_header(h, name, value)
   return true
 end
 
+-- Header names already seen to be tokens: most requests repeat a few dozen
+-- names, and a plain table lookup spares a pattern match per header. Bounded,
+-- so a client inventing names cannot grow it.
+local token_names, token_count = {}, 0
+local function remember_token(name)
+  if token_count < 512 then
+    token_names[name], token_count = true, token_count + 1
+  end
+end
+
+-- buf[from .. to] without the spaces and tabs around it.
+local function trimmed(buf, from, to)
+  local b = byte(buf, from)
+  while from <= to and (b == 32 or b == 9) do
+    from = from + 1
+    b = byte(buf, from)
+  end
+  b = byte(buf, to)
+  while to >= from and (b == 32 or b == 9) do
+    to = to - 1
+    b = byte(buf, to)
+  end
+  return sub(buf, from, to)
+end
+
 -- Parses the header lines in buf[from .. to]; returns the table or nil, status, why.
 local function parse_headers(buf, from, to, limits)
   local h, count = {}, 0
@@ -142,9 +168,14 @@ local function parse_headers(buf, from, to, limits)
     local colon = find(buf, ":", from, true)
     if not colon or colon > e then return fail(400, "header line without a colon") end
     local name = sub(buf, from, colon - 1)
-    if not find(name, TOKEN) then return fail(400, "bad header name") end
-    local value = match(sub(buf, colon + 1, e - 1), "^[ \t]*(.-)[ \t]*$")
-    if find(value, "[%z\r\n]") then return fail(400, "bad header value") end
+    if not token_names[name] then
+      if not find(name, TOKEN) then return fail(400, "bad header name") end
+      remember_token(name)
+    end
+    local value = trimmed(buf, colon + 1, e - 1)
+    if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
+      return fail(400, "bad header value")
+    end
     count = count + 1
     if count > limits.max_headers then return fail(431, "too many header fields") end
     if not add_header(h, lower(name), value) then return fail(400, "conflicting Content-Length") end
@@ -166,10 +197,43 @@ local function split_target(method, target)
   return target
 end
 
+-- Methods known to be tokens, so the common request line needs no pattern.
+local KNOWN_METHODS = {
+  GET = true, HEAD = true, POST = true, PUT = true, DELETE = true,
+  OPTIONS = true, PATCH = true, CONNECT = true, TRACE = true,
+}
+
+-- Whether s has a byte that %S would not match (space, \t \n \v \f \r).
+local function has_space(s)
+  for i = 1, #s do
+    local b = byte(s, i)
+    if b == 32 or (b >= 9 and b <= 13) then return true end
+  end
+  return false
+end
+
+-- "METHOD target HTTP/1.x" by plain searches: method, target, major, minor;
+-- nil for anything else, which the pattern below then judges.
+local function split_request_line(buf, pos, e)
+  local sp1 = find(buf, " ", pos, true)
+  if not sp1 or sp1 >= e then return nil end
+  local sp2 = find(buf, " ", sp1 + 1, true)
+  if not sp2 or sp2 + 9 ~= e or sub(buf, sp2 + 1, sp2 + 7) ~= "HTTP/1." then return nil end
+  local method = sub(buf, pos, sp1 - 1)
+  local minor = byte(buf, sp2 + 8)
+  if not KNOWN_METHODS[method] or (minor ~= 48 and minor ~= 49) then return nil end
+  local target = sub(buf, sp1 + 1, sp2 - 1)
+  if target == "" or has_space(target) then return nil end
+  return method, target, "1", minor == 48 and "0" or "1"
+end
+
 -- Parses the request line in buf[pos .. e-1] into req, or fails.
 local function parse_request_line(buf, pos, e, req)
-  local method, target, major, minor = match(sub(buf, pos, e - 1), "^(%S+) (%S+) HTTP/(%d)%.(%d)$")
-  if not method or not find(method, TOKEN) then return fail(400, "malformed request line") end
+  local method, target, major, minor = split_request_line(buf, pos, e)
+  if not method then
+    method, target, major, minor = match(sub(buf, pos, e - 1), "^(%S+) (%S+) HTTP/(%d)%.(%d)$")
+    if not method or not find(method, TOKEN) then return fail(400, "malformed request line") end
+  end
   if major ~= "1" then return fail(505, "only HTTP/1.x is served") end
   local path, query = split_target(method, target)
   if not path then return fail(400, "malformed request target") end
