@@ -2,7 +2,7 @@
 # examples/http.lua (on moonwire.http) with curl and wrk, and malformed or
 # oversized requests sent raw: each case gets the status HTTP says it should.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 43
+plan 52
 
 mkdir -p "$TMP/www/sub"
 printf '<h1>hi</h1>\n' >"$TMP/www/index.html"
@@ -88,6 +88,24 @@ raw 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n'
 check "an unknown Transfer-Encoding is 501" status_is 501
 raw 'GET / HTTP/2.0\r\nHost: a\r\n\r\n'
 check "HTTP/2.0 in a request line is 505" status_is 505
+raw 'GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n'
+check "a tab in the request target is 400" status_is 400
+raw 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n'
+check "two spaces after the method are 400" status_is 400
+raw 'GET / HTTP/1.10\r\nHost: a\r\n\r\n'
+check "HTTP/1.10 is 400" status_is 400
+raw 'G(T / HTTP/1.1\r\nHost: a\r\n\r\n'
+check "a method that is not a token is 400" status_is 400
+raw 'BREW / HTTP/1.1\r\nHost: a\r\n\r\n'
+check "an unknown method that is a token reaches the handler (405 here)" status_is 405
+raw 'GET / HTTP/1.1\r\nHost: a\r\nX-Odd: \t v a l \t\r\nConnection: close\r\n\r\n'
+check "a header value padded with spaces and tabs is trimmed, not refused" status_is 200
+raw 'GET / HTTP/1.1\r\nHost: a\r\nX-Nul: a\0b\r\n\r\n'
+check "a NUL in a header value is 400" status_is 400
+raw 'GET / HTTP/1.1\r\nHost: a\r\nX-Cr: a\rb\r\n\r\n'
+check "a bare CR in a header value is 400" status_is 400
+raw 'GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n'
+check "a header name with a space is 400" status_is 400
 raw 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n'
 check "a Content-Length over max_body is 413" status_is 413
 raw "GET /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: a\r\n\r\n"
