@@ -31,7 +31,10 @@
  * twice its live data, so a sweep empties pages the next cycle wants again); past
  * that, empty pages go back to the system at once, and their address range is reused
  * by any heap in the process. A heap whose objects are all freed holds at most
- * BIBOP_RESERVE pages.
+ * BIBOP_RESERVE pages. A page taken back from the system is faulted in with one
+ * madvise(MADV_POPULATE_WRITE); fresh pages fault as they are used until the arena
+ * has handed out 16 MiB, then 1 MiB ahead is populated at a time (one system call
+ * instead of 256 faults, for a heap that grows fast; at most 1 MiB of RSS ahead).
  *
  * Size classes (bytes), from LuaJIT's own requests (bench/alloc/sizes.c on
  * bench/alloc/workload.lua and bench/alloc/echo_state.lua):
