@@ -4,6 +4,9 @@
 
 #include <lauxlib.h>
 
+/* The registry keeps each metatable under its name (for luaL_checkudata and
+ * tools) and under the address of that name, so that the check made on every
+ * method call looks it up by a pointer instead of interning the name again. */
 int lbox_newmetatable(lua_State *L, const char *meta, const char *name)
 {
     if (!luaL_newmetatable(L, meta)) {
@@ -12,7 +15,16 @@ int lbox_newmetatable(lua_State *L, const char *meta, const char *name)
     }
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
+    lua_pushlightuserdata(L, (void *)meta);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     return 1;
+}
+
+void lbox_pushmetatable(lua_State *L, const char *meta)
+{
+    lua_pushlightuserdata(L, (void *)meta);
+    lua_rawget(L, LUA_REGISTRYINDEX);
 }
 
 const char *lbox_typename(lua_State *L, int idx)
@@ -37,7 +49,7 @@ void *lbox_check(lua_State *L, int idx, const char *meta, const char *name)
     void *box = lua_touserdata(L, idx);
     int ok = box && lua_getmetatable(L, idx);
     if (ok) {
-        luaL_getmetatable(L, meta);
+        lbox_pushmetatable(L, meta);
         ok = lua_rawequal(L, -1, -2);
         lua_pop(L, 2);
     }

@@ -7,8 +7,12 @@
 #include <lua.h>
 
 /* A new metatable registered under meta, its __name set to name; returns 0
- * when it already existed (nothing pushed), 1 with it on the stack. */
+ * when it already existed (nothing pushed), 1 with it on the stack. meta is
+ * also a key by its address: give every call for one type the same static
+ * array (static const char X_META[] = "..."), not a macro string. */
 int lbox_newmetatable(lua_State *L, const char *meta, const char *name);
+/* Pushes the metatable registered for meta (the same address), or nil. */
+void lbox_pushmetatable(lua_State *L, const char *meta);
 /* The userdata at idx if its metatable is meta's, else raises an argument
  * error naming `name` as the type expected. */
 void *lbox_check(lua_State *L, int idx, const char *meta, const char *name);

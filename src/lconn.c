@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONN_META "moonwire.conn"
+static const char CONN_META[] = "moonwire.conn";
 #define IOV_BATCH 64
 
 /* The handler of a set of connections: the listeners' one, or one per
@@ -401,7 +401,7 @@ static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_h
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
     *box = (struct lconn_box){.conn = bibop_handle_of(conn), .handler = handler,
                               .id = (double)conn_id(conn), .ref = LUA_NOREF};
-    luaL_getmetatable(L, CONN_META);
+    lbox_pushmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
     lua_setfenv(L, -2);

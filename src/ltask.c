@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TASK_META "moonwire.task"
+static const char TASK_META[] = "moonwire.task";
 #define SPAWN_MAX_ARGS 255 /* nargs rides in the low byte of the queue entry */
 #define SLOTS_KEEP 16384   /* a slot table up to this size (128 KiB) is never rebuilt */
 #define SLOTS_MIN 64       /* nor rebuilt smaller than this */
@@ -470,7 +470,7 @@ static struct ltask *new_task(lua_State *L, lua_State *co)
 {
     struct ltask *b = lua_newuserdata(L, sizeof *b);
     *b = (struct ltask){.co = co, .id = ++last_id, .timeout_ms = -1};
-    luaL_getmetatable(L, TASK_META);
+    lbox_pushmetatable(L, TASK_META);
     lua_setmetatable(L, -2);
     b->task = task_new(co ? on_coroutine_ready : on_mailbox_ready, b);
     if (!b->task)

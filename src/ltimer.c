@@ -12,7 +12,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#define TIMER_META "moonwire.timer"
+static const char TIMER_META[] = "moonwire.timer";
 
 /* The Lua object of a timer. fn and the object itself are held in slots
  * while it is pending, since only the C timer refers to them then. */
@@ -77,7 +77,7 @@ static int start(lua_State *L, int repeat)
     luaL_checktype(L, 2, LUA_TFUNCTION);
     struct ltimer *b = lua_newuserdata(L, sizeof *b);
     *b = (struct ltimer){.ms = ms, .repeat = (unsigned char)repeat};
-    luaL_getmetatable(L, TIMER_META);
+    lbox_pushmetatable(L, TIMER_META);
     lua_setmetatable(L, -2);
     b->timer = timer_start(ms, repeat, on_fire, b);
     if (!b->timer)

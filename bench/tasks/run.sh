@@ -18,7 +18,7 @@ KINDS="callback mailbox coroutine sleeping"
 
 # Bytes of memory the kernel could give without swapping.
 available() {
-    awk '/^MemAvailable:/ { printf "%d\n", $2 * 1024 }' /proc/meminfo
+    awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo
 }
 
 # wait_for FILE PATTERN SECONDS: waits for a line matching PATTERN.
