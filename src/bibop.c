@@ -207,8 +207,8 @@ static void populate(void *p, size_t len)
  * objects touches only the start of its page; past POPULATE_AFTER, a heap that
  * keeps growing has the next POPULATE_AHEAD populated in one call (a burst of
  * a million pending tasks spent a third of its time in page faults). */
-#define POPULATE_AFTER ((uintptr_t)16 << 20)
-#define POPULATE_AHEAD ((uintptr_t)1 << 20)
+#define POPULATE_AFTER ((uintptr_t)32 << 20)
+#define POPULATE_AHEAD ((uintptr_t)512 << 10)
 
 /* How much fresh memory to populate ahead of bump (0: none); the caller holds
  * the arena's lock, and populates after releasing it. */

@@ -33,8 +33,9 @@
  * by any heap in the process. A heap whose objects are all freed holds at most
  * BIBOP_RESERVE pages. A page taken back from the system is faulted in with one
  * madvise(MADV_POPULATE_WRITE); fresh pages fault as they are used until the arena
- * has handed out 16 MiB, then 1 MiB ahead is populated at a time (one system call
- * instead of 256 faults, for a heap that grows fast; at most 1 MiB of RSS ahead).
+ * has handed out 32 MiB, then 512 KiB ahead is populated at a time (one system
+ * call instead of 128 faults, for a heap that grows fast; at most 512 KiB of RSS
+ * ahead, and none for heaps below 32 MiB, so small heaps keep their exact size).
  *
  * Size classes (bytes), from LuaJIT's own requests (bench/alloc/sizes.c on
  * bench/alloc/workload.lua and bench/alloc/echo_state.lua):
