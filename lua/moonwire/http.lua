@@ -14,6 +14,9 @@ local gsub, char, os_date = string.gsub, string.char, os.date
 
 local BIG_BODY = 64 * 1024 -- a body missing this much is framed by the core
 
+-- LuaJIT's table.new(narray, nhash): a table sized up front, not grown by rehashing.
+local new_table = require "table.new"
+
 local M = {}
 
 local reasons = {
@@ -161,7 +164,7 @@ end
 
 -- Parses the header lines in buf[from .. to]; returns the table or nil, status, why.
 local function parse_headers(buf, from, to, limits)
-  local h, count = {}, 0
+  local h, count = new_table(0, 4), 0
   while from <= to do
     local e = find(buf, "\r\n", from, true)
     if not e or e > to + 1 then e = to + 1 end
@@ -227,8 +230,9 @@ local function split_request_line(buf, pos, e)
   return method, target, "1", minor == 48 and "0" or "1"
 end
 
--- Parses the request line in buf[pos .. e-1] into req, or fails.
-local function parse_request_line(buf, pos, e, req)
+-- Parses the request line in buf[pos .. e-1]: method, target, path, query
+-- (or nil) and version; or fails (nil, status, why).
+local function parse_request_line(buf, pos, e)
   local method, target, major, minor = split_request_line(buf, pos, e)
   if not method then
     method, target, major, minor = match(sub(buf, pos, e - 1), "^(%S+) (%S+) HTTP/(%d)%.(%d)$")
@@ -237,9 +241,7 @@ local function parse_request_line(buf, pos, e, req)
   if major ~= "1" then return fail(505, "only HTTP/1.x is served") end
   local path, query = split_target(method, target)
   if not path then return fail(400, "malformed request target") end
-  req.method, req.target, req.path, req.query = method, target, path, query
-  req.version = minor == "0" and "1.0" or "1.1"
-  return req
+  return method, target, path, query, minor == "0" and "1.0" or "1.1"
 end
 
 -- Whether the connection ends after this request, by version and Connection.
@@ -283,14 +285,17 @@ local function parse_head(buf, pos, limits)
     return nil
   end
   if head_end - pos > limits.max_header then return false, 431, "header section too large" end
-  local req = {}
-  local ok, status, why = parse_request_line(buf, pos, line_end, req)
-  if not ok then return false, status, why end
-  local headers
-  headers, status, why = parse_headers(buf, line_end + 2, head_end - 1, limits)
+  local method, target, path, query, version = parse_request_line(buf, pos, line_end)
+  if not method then return false, target, path end -- the status and why
+  local headers, status, why = parse_headers(buf, line_end + 2, head_end - 1, limits)
   if not headers then return false, status, why end
-  req.headers = headers
-  if req.version == "1.1" and not headers.host then return false, 400, "missing Host" end
+  if version == "1.1" and not headers.host then return false, 400, "missing Host" end
+  -- Made in one piece, so its hash part is sized once: nine fields added one
+  -- by one cost five rehashes. conn, close and body are set before the handler runs.
+  local req = {
+    method = method, target = target, path = path, query = query, version = version,
+    headers = headers, conn = false, close = false, body = false,
+  }
   return req, head_end + 4
 end
 
