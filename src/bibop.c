@@ -21,7 +21,7 @@
 
 /* Each valgrind client request costs a dozen instructions, and an allocation
  * with its free makes five or six: they are made only when valgrind runs the
- * process (12% of the CPU time of bench/alloc/workload.lua otherwise). */
+ * process (8% of the CPU time of bench/alloc/workload.lua otherwise). */
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 #include <valgrind/memcheck.h>
 static bool under_valgrind;
