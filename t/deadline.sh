@@ -11,12 +11,7 @@ plan 38
 LATE_MS=50 # the most a raise may come after its deadline
 SCRIPT="$SCRIPTS/deadline_runaway.lua"
 
-# ask FD TEXT: sends a line on FD, reads one back into REPLY.
-ask() {
-    printf '%s\n' "$2" >&"$1"
-    REPLY=""
-    read -r -t 5 REPLY <&"$1"
-}
+ASK_TIMEOUT=5 # ask waits 5 s for a reply
 
 # send COMMAND: one connection that sends COMMAND; its output in $TMP/out.
 send() {

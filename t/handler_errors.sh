@@ -4,13 +4,6 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 14
 
-# send_recv FD TEXT: writes a line on FD and reads one line back into REPLY.
-send_recv() {
-    printf '%s\n' "$2" >&"$1"
-    REPLY=""
-    read -r -t 3 REPLY <&"$1"
-}
-
 # closed_after TEXT: a fresh connection sending TEXT is closed with no reply.
 closed_after() {
     out=$(printf '%s\n' "$1" | socat -T 3 - "TCP:127.0.0.1:$PORT" 2>&1)
@@ -19,14 +12,14 @@ closed_after() {
 
 start_server faulty -l 127.0.0.1:0 "$SCRIPTS/faulty.lua"
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-send_recv 3 "first" && [ "$REPLY" = "first" ]
+ask 3 "first" && [ "$REPLY" = "first" ]
 ok $? "a long-lived connection is echoed"
 
 check "a handler error closes that connection" closed_after "boom"
 check "the error is logged with its message" contains "$LOG" "faulty.lua:6: boom requested"
 check "the error is logged with a traceback" contains "$LOG" "stack traceback:"
 check "on_close learns the reason" contains "$LOG" "closed 2 error"
-send_recv 3 "second" && [ "$REPLY" = "second" ]
+ask 3 "second" && [ "$REPLY" = "second" ]
 ok $? "the other connection is still served after the error"
 
 check "a stale handle is an error that closes only the caller" closed_after "stale"
@@ -34,10 +27,10 @@ check "a stale handle says the connection is closed" contains "$LOG" "connection
 check "a wrongly typed handle closes only the caller" closed_after "wrongtype"
 check "a wrongly typed handle names both types" \
     contains "$LOG" "bad argument #1 to 'write' (connection expected, got string)"
-send_recv 3 "third" && [ "$REPLY" = "third" ]
+ask 3 "third" && [ "$REPLY" = "third" ]
 ok $? "the other connection is still served after misuse"
 
-send_recv 3 "quit"
+ask 3 "quit"
 check "conn:close() closes the connection" [ -z "$REPLY" ]
 check "the server is still running" kill -0 "$PID"
 exec 3>&-

@@ -90,6 +90,29 @@ echocheck() {
     "$MW_TESTBIN/echocheck" "$@" >&2
 }
 
+# ask FD TEXT [SECONDS]: writes a line on FD and reads one line back into
+# REPLY, waiting SECONDS (else $ASK_TIMEOUT, else 3) at most.
+ask() {
+    printf '%s\n' "$2" >&"$1"
+    REPLY=""
+    read -r -t "${3:-${ASK_TIMEOUT:-3}}" REPLY <&"$1"
+}
+
+# results NAME...: one TAP line per "RESULT NAME ok|FAIL" line a Lua test
+# script printed in $LOG (see t/scripts/check.lua).
+results() {
+    for name in "$@"; do
+        grep -q "^RESULT $name ok" "$LOG"
+        ok $? "$name"
+        grep "^RESULT $name FAIL" "$LOG" | sed 's/^/# /'
+    done
+}
+
+# no_failures: the script printed no failing RESULT line in $LOG.
+no_failures() {
+    ! grep -q "^RESULT .* FAIL" "$LOG"
+}
+
 # start_server NAME ARGS...: starts moonwire in the background; sets PID and
 # PORT (of the first TCP listener) and LOG. Fails if it does not listen in 5 s.
 start_server() {

@@ -5,12 +5,7 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 18
 
-# ask FD TEXT: sends a line on FD, reads one back into REPLY (1 s at most).
-ask() {
-    printf '%s\n' "$2" >&"$1"
-    REPLY=""
-    read -r -t "${3:-1}" REPLY <&"$1"
-}
+ASK_TIMEOUT=1 # ask waits 1 s for a reply
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 

@@ -19,19 +19,6 @@ run_script() {
     return 1
 }
 
-# results NAME...: one TAP line per RESULT the script printed for NAME.
-results() {
-    for name in "$@"; do
-        grep -q "^RESULT $name ok" "$LOG"
-        ok $? "$name"
-        grep "^RESULT $name FAIL" "$LOG" | sed 's/^/# /'
-    done
-}
-
-no_failures() {
-    ! grep -q "^RESULT .* FAIL" "$LOG"
-}
-
 run_script task_order 20
 ok $? "ordering script runs to the end"
 results spawn_waits_for_loop spawn_inside_a_batch_waits_for_the_next spawn_order_and_batches \
@@ -52,9 +39,9 @@ results spawn_needs_a_function task_needs_on_message after_rejects_negative_time
     message_error_stops_that_task send_after_error_is_error repeating_timer_cancelled_after_error \
     other_tasks_keep_running all_ended_tasks_are_counted_out
 # Lua shortens a long script path to "...tail", so only its end is matched.
-check "a callback task's error is logged" grep -qE "spawned task: .*task_errors.lua:14: spawn boom" "$LOG"
-check "a coroutine task's error is logged" grep -qE "coroutine: .*task_errors.lua:15: go boom" "$LOG"
-check "a message handler's error is logged" grep -qE "on_message: .*task_errors.lua:23: message boom" "$LOG"
+check "a callback task's error is logged" grep -qE "spawned task: .*task_errors.lua:12: spawn boom" "$LOG"
+check "a coroutine task's error is logged" grep -qE "coroutine: .*task_errors.lua:13: go boom" "$LOG"
+check "a message handler's error is logged" grep -qE "on_message: .*task_errors.lua:21: message boom" "$LOG"
 check "an error that is not a string is described" contains "$LOG" "(error object is a table value)"
 check "errors come with a traceback" contains "$LOG" "stack traceback:"
 check "a repeating timer says it was cancelled" contains "$LOG" "repeating timer cancelled after this error"

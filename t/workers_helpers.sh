@@ -29,13 +29,6 @@ exited_within() {
     return 1
 }
 
-# ask FD TEXT: writes a line on FD and reads one line back into REPLY.
-ask() {
-    printf '%s\n' "$2" >&"$1"
-    REPLY=""
-    read -r -t 3 REPLY <&"$1"
-}
-
 # at_eof FD: the server has closed the connection on FD (EOF, not a reset).
 at_eof() {
     read -r -t 3 line <&"$1"

@@ -2,13 +2,8 @@
 -- `moonwire --check` (t/kv_resp.sh): prints "RESULT name ok|FAIL detail".
 local resp = require "moonwire.resp"
 
-local function report(name, ok, detail)
-  io.stderr:write(("RESULT %s %s %s\n"):format(name, ok and "ok" or "FAIL", detail or ""))
-end
-
-local function same(name, got, want)
-  report(name, got == want, ("got [%s] want [%s]"):format(tostring(got), tostring(want)))
-end
+local check = dofile(debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "check.lua")
+local report, same = check.report, check.same
 
 local argv = {}
 local argc, nxt = resp.parse_command("*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n", 1, argv)

@@ -2,9 +2,7 @@
 -- arguments and handles are clear Lua errors. For t/tasks.sh.
 local mw = require "moonwire"
 
-local function report(name, ok, detail)
-  io.stderr:write(("RESULT %s %s %s\n"):format(name, ok and "ok" or "FAIL", detail or ""))
-end
+local report = dofile(debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "check.lua").report
 
 local function raises(name, fn, text)
   local ok, err = pcall(fn)

@@ -2,13 +2,8 @@
 -- Prints "RESULT <name> ok|FAIL <detail>" lines for t/timers.sh, then DONE.
 local mw = require "moonwire"
 
-local function report(name, ok, detail)
-  io.stderr:write(("RESULT %s %s %s\n"):format(name, ok and "ok" or "FAIL", detail or ""))
-end
-
-local function same(name, got, want)
-  report(name, got == want, ("got [%s] want [%s]"):format(tostring(got), tostring(want)))
-end
+local check = dofile(debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "check.lua")
+local report, same = check.report, check.same
 
 local fired = {}
 for _, ms in ipairs{30, 10, 20, 0} do
