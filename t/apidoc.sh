@@ -3,19 +3,12 @@
 # --help option is in moonwire(1) and every long option there is in --help;
 # every function the moonwire module, conn, task and timer objects and the
 # resp and http libraries export is in moonwire-lua(3), and every function
-# that page documents exists. The Lua page lints clean.
+# that page documents exists. (t/manlint.sh lints both pages.)
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 6
+plan 5
 
 page1="$MW_SRCDIR/man/moonwire.1"
 page3="$MW_SRCDIR/man/moonwire-lua.3"
-case "${MANLINT:-mandoc}" in
-*groff) quiet groff -man -ww -z "$page3" 2>"$TMP/lint" ;;
-*) quiet "${MANLINT:-mandoc}" -Tlint -Wwarning "$page3" >"$TMP/lint" 2>&1 ;;
-esac
-[ $? -eq 0 ] && [ ! -s "$TMP/lint" ]
-ok $? "moonwire-lua(3) lints clean"
-sed 's/^/#   /' "$TMP/lint"
 
 "$MOONWIRE" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u >"$TMP/help"
 grep -o 'Fl Fl [a-z][a-z-]*' "$page1" | sed 's/Fl Fl /--/' | sort -u >"$TMP/page1"

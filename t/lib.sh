@@ -90,6 +90,18 @@ echocheck() {
     "$MW_TESTBIN/echocheck" "$@" >&2
 }
 
+# lint_page PAGE: the man page lints clean (mandoc -Tlint, or groff with
+# MANLINT=groff); what the linter said is shown as TAP comments.
+lint_page() {
+    case "${MANLINT:-mandoc}" in
+    *groff) quiet groff -man -ww -z "$1" 2>"$TMP/lint" ;;
+    *) quiet "${MANLINT:-mandoc}" -Tlint -Wwarning "$1" >"$TMP/lint" 2>&1 ;;
+    esac
+    local status=$?
+    sed 's/^/#   /' "$TMP/lint"
+    [ "$status" -eq 0 ] && [ ! -s "$TMP/lint" ]
+}
+
 # ask FD TEXT [SECONDS]: writes a line on FD and reads one line back into
 # REPLY, waiting SECONDS (else $ASK_TIMEOUT, else 3) at most.
 ask() {
