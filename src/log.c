@@ -18,12 +18,18 @@ static const char *log_path; /* --log-file, reopened on request */
 static enum log_format current_format = LOG_TEXT;
 static const char *const format_names[] = {"text", "json"};
 
-int log_level_parse(const char *name)
+/* The index of name among the n names, or -1. */
+static int name_index(const char *const *names, int n, const char *name)
 {
-    for (int i = 0; i <= LOG_DEBUG; i++)
-        if (strcmp(name, level_names[i]) == 0)
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
             return i;
     return -1;
+}
+
+int log_level_parse(const char *name)
+{
+    return name_index(level_names, LOG_DEBUG + 1, name);
 }
 
 void log_set_level(enum log_level level)
@@ -33,10 +39,7 @@ void log_set_level(enum log_level level)
 
 int log_format_parse(const char *name)
 {
-    for (int i = 0; i <= LOG_JSON; i++)
-        if (strcmp(name, format_names[i]) == 0)
-            return i;
-    return -1;
+    return name_index(format_names, LOG_JSON + 1, name);
 }
 
 void log_set_format(enum log_format format)
