@@ -6,6 +6,7 @@
 #include "bibop.h"
 #include "luaheap.h"
 #include "log.h"
+#include "mstime.h"
 #include "proxyproto.h"
 
 #include <errno.h>
@@ -161,7 +162,7 @@ static void idle_arm(struct conn_group *g)
     uint64_t now = loop_ms(event_get_base(&g->idle_timer));
     uint64_t due = g->live.head->last_input_ms + g->config.idle_timeout_ms;
     uint64_t wait = due > now ? due - now : 0;
-    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    struct timeval tv = ms_timeval((double)wait);
     evtimer_add(&g->idle_timer, &tv);
 }
 
@@ -529,7 +530,7 @@ static void read_proxy_header(struct conn *conn)
  * forever: the header is due within PROXY_HEADER_TIMEOUT_MS. */
 void conn_expect_proxy_header(struct conn *conn)
 {
-    struct timeval tv = {PROXY_HEADER_TIMEOUT_MS / 1000, (PROXY_HEADER_TIMEOUT_MS % 1000) * 1000};
+    struct timeval tv = ms_timeval(PROXY_HEADER_TIMEOUT_MS);
     conn->flags |= CONN_PROXY;
     event_del(&conn->ev);
     event_add(&conn->ev, &tv);
@@ -742,7 +743,7 @@ static void conn_established(struct conn *conn)
 static void arm_connect_timeout(struct conn *conn)
 {
     uint32_t ms = conn->group->config.connect_timeout_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = ms_timeval(ms);
     short what = conn->fd < 0 ? 0 : EV_WRITE | EV_PERSIST;
     event_del(&conn->ev);
     event_assign(&conn->ev, event_get_base(&conn->ev), conn->fd, what, conn_event, conn);

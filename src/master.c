@@ -6,6 +6,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "mstime.h"
 #include "options.h"
 #include "pidfile.h"
 #include "sdlisten.h"
@@ -88,12 +89,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static struct timeval ms_timeval(long ms)
-{
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-    return tv;
 }
 
 /* "exited with status 3" or "killed by signal 9 (Killed)". */

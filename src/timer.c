@@ -4,11 +4,11 @@
 
 #include "bibop.h"
 #include "luaheap.h"
+#include "mstime.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <math.h>
 #include <stdlib.h>
 
 struct timer {
@@ -58,12 +58,6 @@ static void timer_fire(evutil_socket_t fd, short what, void *arg)
         timer_cancel(t);
 }
 
-static struct timeval ms_to_tv(double ms)
-{
-    double sec = floor(ms / 1000.0);
-    return (struct timeval){(time_t)sec, (suseconds_t)((ms - sec * 1000.0) * 1000.0)};
-}
-
 struct timer *timer_start(double ms, int repeat, timer_fn fn, void *ud)
 {
     if (!loop_base || !(ms >= 0) || ms > 1e12) {
@@ -74,7 +68,7 @@ struct timer *timer_start(double ms, int repeat, timer_fn fn, void *ud)
     if (!t)
         return NULL;
     *t = (struct timer){.fn = fn, .ud = ud, .repeat = repeat != 0};
-    struct timeval tv = ms_to_tv(ms);
+    struct timeval tv = ms_timeval(ms);
     short flags = repeat ? EV_PERSIST : 0;
     if (event_assign(&t->ev, loop_base, -1, flags, timer_fire, t) < 0 ||
         event_add(&t->ev, &tv) < 0) {

@@ -13,6 +13,7 @@
 #include "luaheap.h"
 #include "luahost.h"
 #include "metrics.h"
+#include "mstime.h"
 #include "options.h"
 #include "resolve.h"
 
@@ -162,12 +163,6 @@ static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     stop_now(arg, "shutdown timeout");
-}
-
-static struct timeval ms_timeval(double ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long)ms % 1000 * 1000)};
-    return tv;
 }
 
 /* Stops accepting (the master's copy of each socket stays open for the next
