@@ -44,25 +44,38 @@
  *       48   43% / 1%              closure with 1 upvalue, upvalue, C closure
  *       40   20% / 8%              closure with no upvalue, short strings
  *       56   19%                   closure with 2 upvalues
- *       44   -   / 68%             strings of 16-19 bytes (24 + ((len+4) & ~3))
+ *       44   -   / 68%             strings of 16-19 bytes (24 + ((len + 4) & ~3))
  *       64    5% / 9%              table (array part of up to 16 slots inside)
  *       24   -   / 7%              one hash node
  *   96, 192, 384   3%, 3%, 1%      hash parts of 4, 8, 16 nodes (24 bytes each)
  *      376    2%                   coroutine stack; grows by realloc
  *
  * Nearly every request is a multiple of 8 below 400 bytes, or a string whose size
- * is a multiple of 4 (which must round up to 8: a string starts with 8-byte fields).
- * So classes are exact multiples of 8 where requests are dense, then 8 classes per
- * doubling (12.5% waste at most), then page-payload / n so large slots tile a page
- * (bibop.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB pages):
+ * is a multiple of 4. So classes are exact multiples of 8 where requests are dense,
+ * then 8 classes per doubling (12.5% waste at most), then page-payload / n so large
+ * slots tile a page (bibop.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB
+ * pages):
  *
- *     8 .. 256 step 8        (32 classes)
+ *     8 .. 256 step 8        (32 classes), and 28 36 44 52 60 (short strings, below)
  *     272 .. 512 step 16     (16), and 376: a coroutine's first stack, which
  *                            would waste 8 bytes in 384 on every coroutine
  *     576 .. 1024 step 64    (8)
  *     1152 .. 1920 step 128  (7)
  *     2040 2176 2336 2512 2720 2968 3264 3632 4088 4672 5448 6536 8176 10896 16352
  *     32704 = a whole page   (16: 32704 / n for n = 16 .. 1, rounded down to 8)
+ *
+ * Short strings: a string of 4 to 39 bytes asks for 4 mod 8 bytes (28 .. 60), which
+ * an 8-byte class would round up by 8-14% (48 for the 44 of a typical protocol line
+ * of 16-19 bytes: 0.9 MB of 22 on bench/alloc/echo_state.lua). Slots of these five
+ * classes sit 4 bytes apart from 8-byte alignment every other slot; a block is 8-byte
+ * aligned whenever its size is a multiple of 8 (it then has a class of its own
+ * size or of a larger multiple of 8), and every LuaJIT object but a string or a
+ * userdata or cdata with a 4 mod 8 payload has such a size. Those few then hold
+ * their 8-byte header fields at a 4-byte offset, which x86-64 and arm64 load and
+ * store at full speed (LuaJIT uses no atomic or aligned-vector access on them);
+ * elsewhere the five classes are left out. Their payloads keep the alignment their
+ * C types need: a type whose size is 4 mod 8 is aligned to 4 at most. In an ASan
+ * build a 4-byte edge shared by two such slots stays addressable while either is.
  *
  * Larger requests are mapped from the system one by one (mmap, mremap to grow). On
  * free and realloc they are told apart from page objects by address (outside the

@@ -56,10 +56,11 @@ START_TEST(test_every_class_allocs_reallocs_and_frees)
         char *p = lalloc(NULL, 0, size);
         ck_assert_ptr_nonnull(p);
         ck_assert_int_eq(bibop_kind_of(p), BIBOP_KIND_SMALL);
-        ck_assert_uint_eq((uintptr_t)p % 8, 0);
+        ck_assert_uint_eq((uintptr_t)p % (size % 8 == 0 ? 8 : 4), 0);
         fill(p, size, i);
-        ck_assert_ptr_eq(lalloc(p, size, size - 7), p);
-        ck_assert_ptr_eq(lalloc(p, size - 7, size), p);
+        size_t least = i > 0 ? bibop_class_size(i - 1) + 1 : 1; /* least of this class */
+        ck_assert_ptr_eq(lalloc(p, size, least), p);
+        ck_assert_ptr_eq(lalloc(p, least, size), p);
         fill(p, size, i);
         size_t bigger = size + 1;
         char *q = lalloc(p, size, bigger);
@@ -70,6 +71,37 @@ START_TEST(test_every_class_allocs_reallocs_and_frees)
         ck_assert_ptr_null(lalloc(q, bigger, 0));
         ck_assert_uint_eq(bibop_in_use(heap), 0);
     }
+}
+END_TEST
+
+/* LuaJIT's objects with 8-byte fields have sizes that are multiples of 8: those must
+ * come 8-byte aligned, whichever slot of a page they land in. */
+START_TEST(test_multiples_of_8_come_8_aligned)
+{
+    for (size_t size = 8; size <= 2048; size += 8) {
+        char *p[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = lalloc(NULL, 0, size);
+            ck_assert_uint_eq((uintptr_t)p[i] % 8, 0);
+        }
+        for (int i = 0; i < 3; i++)
+            lalloc(p[i], size, 0);
+    }
+    ck_assert_uint_eq(bibop_in_use(heap), 0);
+}
+END_TEST
+
+/* A string of 16-19 bytes (44 with LuaJIT's header) takes 44 bytes, not 48. */
+START_TEST(test_short_strings_pack_by_4)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+    char *p = lalloc(NULL, 0, 44), *q = lalloc(NULL, 0, 44);
+    ck_assert_uint_eq((size_t)(q > p ? q - p : p - q), 44);
+    lalloc(p, 44, 0);
+    lalloc(q, 44, 0);
+#else
+    ck_assert_uint_eq(bibop_class_size(5), 48);
+#endif
 }
 END_TEST
 
@@ -382,6 +414,8 @@ static Suite *bibop_suite(void)
     tcase_add_checked_fixture(tc, heap_setup, heap_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_every_class_allocs_reallocs_and_frees);
+    tcase_add_test(tc, test_multiples_of_8_come_8_aligned);
+    tcase_add_test(tc, test_short_strings_pack_by_4);
     tcase_add_test(tc, test_large_blocks_grow_shrink_and_keep_contents);
     tcase_add_test(tc, test_million_random_operations_match_the_model);
     tcase_add_test(tc, test_empty_pages_go_back_to_the_system);
