@@ -170,8 +170,8 @@ static void push_state(lua_State *L, int idx)
     }
 }
 
-/* __index: fields id and state, then the methods (upvalue 1). */
-static int conn_index_l(lua_State *L)
+/* The fields that are not methods: id and state; nil for any other key. */
+static int conn_field_l(lua_State *L)
 {
     struct lconn_box *box = check_box(L, 1);
     const char *key = lua_tostring(L, 2);
@@ -179,11 +179,29 @@ static int conn_index_l(lua_State *L)
         lua_pushnumber(L, box->id);
     else if (key && strcmp(key, "state") == 0)
         push_state(L, 1);
-    else {
-        lua_pushvalue(L, 2);
-        lua_rawget(L, lua_upvalueindex(1));
-    }
+    else
+        lua_pushnil(L);
     return 1;
+}
+
+/* __index, written in Lua so that conn:write and the other methods are found
+ * by a table lookup the JIT compiles into the caller's trace; a C __index
+ * would cost a call into C, and a break in the trace, on every method call. */
+static const char conn_index_lua[] = "local methods, field = ...\n"
+                                     "return function(conn, key)\n"
+                                     "  local m = methods[key]\n"
+                                     "  if m ~= nil then return m end\n"
+                                     "  return field(conn, key)\n"
+                                     "end\n";
+
+/* Pushes the __index function over the methods table at the top (popped). */
+static void push_conn_index(lua_State *L)
+{
+    if (luaL_loadbuffer(L, conn_index_lua, sizeof conn_index_lua - 1, "=conn.__index") != 0)
+        lua_error(L); /* only when out of memory: the text is fixed */
+    lua_insert(L, -2);
+    lua_pushcfunction(L, conn_field_l);
+    lua_call(L, 2, 1);
 }
 
 static int conn_tostring_l(lua_State *L)
@@ -521,7 +539,7 @@ void lconn_register(lua_State *L)
         return; /* registered in this state already */
     lua_newtable(L);
     luaL_register(L, NULL, conn_methods);
-    lua_pushcclosure(L, conn_index_l, 1);
+    push_conn_index(L);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, conn_tostring_l);
     lua_setfield(L, -2, "__tostring");

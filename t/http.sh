@@ -2,7 +2,7 @@
 # examples/http.lua (on moonwire.http) with curl and wrk, and malformed or
 # oversized requests sent raw: each case gets the status HTTP says it should.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 52
+plan 55
 
 mkdir -p "$TMP/www/sub"
 printf '<h1>hi</h1>\n' >"$TMP/www/index.html"
@@ -120,4 +120,19 @@ check "wrk: no errors and no non-2xx answers" sh -c "! grep -q 'Non-2xx\|Socket 
 check "the server logged no handler error" sh -c "! grep -q 'error' '$LOG'"
 stop_server
 check "server exits 0" [ "$STATUS" -eq 0 ]
+
+# The handler keeps conn.state and on_close for itself.
+start_server state -l 127.0.0.1:0 "$SCRIPTS/http_state.lua" || finish
+URL="http://127.0.0.1:$PORT"
+check "conn.state is the handler's alone, per connection" \
+    [ "$(curl -s "$URL/count" -o /dev/null "$URL/count")" = "2 count" ]
+closes=0
+for _ in $(seq 40); do
+    closes=$(curl -s "$URL/closes")
+    [ "$closes" -ge 1 ] && break
+    sleep 0.05
+done
+check "the handler's on_close runs (saw $closes)" [ "$closes" -ge 1 ]
+stop_server
+check "that server exits 0" [ "$STATUS" -eq 0 ]
 finish

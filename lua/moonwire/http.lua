@@ -470,8 +470,21 @@ function M.server(handler, opts)
     if defaults[k] == nil then h[k] = v end
   end
   h.max_frame = math.max(limits.max_body + 64, opts.max_frame or 0)
+  -- Each connection's parser state, by connection: a table lookup per read
+  -- rather than a call into C for conn.state, which stays the handler's own.
+  -- Dropped at close (weak keys only as a safety net).
+  local states = setmetatable({}, { __mode = "k" })
+  local on_close = h.on_close
+  h.on_close = function(conn, reason)
+    states[conn] = nil
+    if on_close then return on_close(conn, reason) end
+  end
   h.on_data = function(conn, data)
-    local st = conn.state
+    local st = states[conn]
+    if not st then
+      st = {}
+      states[conn] = st
+    end
     local tail = st.tail
     if tail then
       st.tail = nil
