@@ -227,7 +227,6 @@ static void conn_update_interest(struct conn *conn)
         event_add(&conn->ev, NULL);
 }
 
-
 static struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned flags)
 {
     uint32_t generation;
