@@ -46,13 +46,30 @@ request() {
         my $reply = <$s>; print $reply if defined $reply' "$FRONT" "$1" >>"$TMP/replies" 2>/dev/null
 }
 
-P1=$(free_port) P2=$(free_port) FRONT=$(free_port)
+# start_haproxy: HAProxy on a free front port, in front of P1 and P2; fails
+# if it exits or does not listen within 5 s (the port it was given may have
+# been taken meanwhile by another test running in parallel).
+start_haproxy() {
+    FRONT=$(free_port)
+    sed -e "s/127.0.0.1:7000/127.0.0.1:$FRONT/; s/127.0.0.1:7001/127.0.0.1:$P1/" \
+        -e "s/127.0.0.1:7002/127.0.0.1:$P2/; s/inter 500ms/inter 100ms/" \
+        "$EXAMPLES/haproxy.cfg" >"$TMP/haproxy.cfg"
+    haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+    HAPROXY=$!
+    for _ in $(seq 50); do
+        kill -0 "$HAPROXY" 2>/dev/null || break
+        ss -Htln "sport = :$FRONT" | grep -q . && return 0
+        sleep 0.1
+    done
+    echo "# HAProxy did not start on port $FRONT:" && sed 's/^/#   /' "$TMP/haproxy.log"
+    kill "$HAPROXY" 2>/dev/null
+    wait "$HAPROXY" 2>/dev/null
+    return 1
+}
+
+P1=$(free_port) P2=$(free_port)
 instance 1 "$P1" && instance 2 "$P2"
-sed -e "s/127.0.0.1:7000/127.0.0.1:$FRONT/; s/127.0.0.1:7001/127.0.0.1:$P1/" \
-    -e "s/127.0.0.1:7002/127.0.0.1:$P2/; s/inter 500ms/inter 100ms/" \
-    "$EXAMPLES/haproxy.cfg" >"$TMP/haproxy.cfg"
-haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-HAPROXY=$!
+for _ in 1 2 3; do start_haproxy && break; done
 server_pids="$server_pids $HAPROXY"
 sleep 0.5
 
