@@ -64,17 +64,17 @@
  *     2040 2176 2336 2512 2720 2968 3264 3632 4088 4672 5448 6536 8176 10896 16352
  *     32704 = a whole page   (16: 32704 / n for n = 16 .. 1, rounded down to 8)
  *
- * Short strings: a string of 4 to 39 bytes asks for 4 mod 8 bytes (28 .. 60), which
- * an 8-byte class would round up by 8-14% (48 for the 44 of a typical protocol line
- * of 16-19 bytes: 0.9 MB of 22 on bench/alloc/echo_state.lua). Slots of these five
- * classes sit 4 bytes apart from 8-byte alignment every other slot; a block is 8-byte
- * aligned whenever its size is a multiple of 8 (it then has a class of its own
- * size or of a larger multiple of 8), and every LuaJIT object but a string or a
- * userdata or cdata with a 4 mod 8 payload has such a size. Those few then hold
- * their 8-byte header fields at a 4-byte offset, which x86-64 and arm64 load and
- * store at full speed (LuaJIT uses no atomic or aligned-vector access on them);
- * elsewhere the five classes are left out. Their payloads keep the alignment their
- * C types need: a type whose size is 4 mod 8 is aligned to 4 at most. In an ASan
+ * Short strings: strings of 0-3, 8-11, 16-19, 24-27 and 32-35 bytes ask for 28, 36,
+ * 44, 52 and 60 bytes (24 + ((len + 4) & ~3)), which an 8-byte class would round up by
+ * 7-14% (48 for the 44 of a typical protocol line of 16-19 bytes: 0.9 MB of 22 on
+ * bench/alloc/echo_state.lua). Every other slot of these five classes sits 4 bytes off
+ * 8-byte alignment; a block is 8-byte aligned whenever its size is a multiple of 8 (it
+ * then has a class of its own size or of a larger multiple of 8), and every LuaJIT
+ * object but a string or a userdata or cdata with a 4 mod 8 payload has such a size.
+ * Those few then hold their 8-byte header fields at a 4-byte offset, which x86-64 and
+ * arm64 load and store at full speed (LuaJIT uses no atomic or aligned-vector access
+ * on them); elsewhere the five classes are left out. Their payloads keep the alignment
+ * their C types need: a type whose size is 4 mod 8 is aligned to 4 at most. In an ASan
  * build a 4-byte edge shared by two such slots stays addressable while either is.
  *
  * Larger requests are mapped from the system one by one (mmap, mremap to grow). On
