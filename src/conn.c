@@ -338,6 +338,8 @@ void conn_close(struct conn *conn)
 
 static const char *errno_reason(int err)
 {
+    if (err == ENOMEM)
+        return "out of memory"; /* as the rest of this file says it */
     return err == EPIPE || err == ECONNRESET ? "reset" : strerror(err);
 }
 
@@ -447,15 +449,14 @@ static ssize_t recv_some(struct conn *conn)
     return n;
 }
 
-/* Appends what recv_some read to conn->in. */
+/* Appends what recv_some read to conn->in, made when there is something to keep. */
 static ssize_t recv_buffered(struct conn *conn)
 {
-    if (!conn->in && !(conn->in = evbuffer_new())) {
-        errno = ENOMEM;
-        return -1;
-    }
     ssize_t n = recv_some(conn);
-    if (n > 0 && evbuffer_add(conn->in, read_buffer, (size_t)n) < 0) {
+    if (n <= 0)
+        return n;
+    if ((!conn->in && !(conn->in = evbuffer_new())) ||
+        evbuffer_add(conn->in, read_buffer, (size_t)n) < 0) {
         errno = ENOMEM;
         return -1;
     }

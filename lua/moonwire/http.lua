@@ -342,6 +342,13 @@ end
 
 local out, out_n = {}, 0
 
+-- Empties out: after its write, and before each read (a read whose handler
+-- raised may have left pieces in it).
+local function clear_out()
+  for i = 1, out_n do out[i] = nil end
+  out_n = 0
+end
+
 -- Queues the response to a failed request and marks the connection to close.
 local function refuse(st, status, why)
   local req = { close = true, version = "1.1", method = "GET" }
@@ -445,8 +452,7 @@ end
 local function flush(conn, st)
   if out_n > 0 then
     conn:write(concat(out, "", 1, out_n))
-    for i = 1, out_n do out[i] = nil end
-    out_n = 0
+    clear_out()
   end
   if st.closing then conn:close() end
 end
@@ -494,10 +500,7 @@ function M.server(handler, opts)
       st.framed = nil
       conn:framing("raw")
     end
-    if out_n > 0 then
-      for i = 1, out_n do out[i] = nil end
-      out_n = 0
-    end
+    clear_out()
     if st.closing then return end
     run(conn, st, data, handler, limits)
     flush(conn, st)
