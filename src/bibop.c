@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Each valgrind client request costs a dozen instructions, and an allocation
@@ -79,7 +80,9 @@ struct bibop_heap {
     struct page *full;         /* pages without one, all lists together */
     struct page *reserve;      /* empty pages kept for reuse */
     size_t npages;             /* pages owned, the reserve included */
-    unsigned nreserve;
+    size_t nreserve;
+    size_t reserve_low; /* the fewest reserve pages since decay_at was set */
+    uint64_t decay_at;  /* when reserve pages unused since then go back, in ms */
     uint32_t box_size[BIBOP_KIND_COUNT];
 };
 
@@ -252,17 +255,38 @@ static struct page *arena_page_get(void)
     return page;
 }
 
-/* Gives a page's memory back to the system and keeps its address for reuse. The page
- * then reads as zeros, which is BIBOP_KIND_FREE. */
-static void arena_page_put(struct page *page)
+/* Gives len bytes of whole pages at start back to the system; they then read as
+ * zeros, which is BIBOP_KIND_FREE. */
+static void arena_discard(char *start, size_t len)
 {
-    ASAN_UNPOISON_MEMORY_REGION(page, BIBOP_PAGE_SIZE);
-    VG(VALGRIND_MAKE_MEM_UNDEFINED(page, BIBOP_PAGE_SIZE));
-    if (madvise(page, BIBOP_PAGE_SIZE, MADV_DONTNEED) != 0)
-        memset(page, 0, HEADER_SIZE);
-    VG(VALGRIND_MAKE_MEM_DEFINED(page, BIBOP_PAGE_SIZE));
+    ASAN_UNPOISON_MEMORY_REGION(start, len);
+    VG(VALGRIND_MAKE_MEM_UNDEFINED(start, len));
+    if (madvise(start, len, MADV_DONTNEED) != 0)
+        for (size_t off = 0; off < len; off += BIBOP_PAGE_SIZE)
+            memset(start + off, 0, HEADER_SIZE);
+    VG(VALGRIND_MAKE_MEM_DEFINED(start, len));
+}
+
+static int page_address_order(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (struct page *const *)a, y = (uintptr_t) * (struct page *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* Gives n pages back to the system and keeps their addresses for reuse. Adjacent
+ * pages go in one madvise: each call costs a TLB flush, 60 us on this machine. */
+static void arena_pages_put(struct page **pages, size_t n)
+{
+    qsort(pages, n, sizeof *pages, page_address_order);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && (char *)pages[j] == (char *)pages[j - 1] + BIBOP_PAGE_SIZE;)
+            j++;
+        arena_discard((char *)pages[i], (j - i) * BIBOP_PAGE_SIZE);
+    }
     pthread_mutex_lock(&arena.lock);
-    arena.freed[arena.nfreed++] = (uint32_t)(((uintptr_t)page - arena.base) / BIBOP_PAGE_SIZE);
+    for (size_t i = n; i-- > 0;) /* the lowest address is taken again first */
+        arena.freed[arena.nfreed++] =
+            (uint32_t)(((uintptr_t)pages[i] - arena.base) / BIBOP_PAGE_SIZE);
     pthread_mutex_unlock(&arena.lock);
 }
 
@@ -412,7 +436,8 @@ static struct page *heap_page_get(struct bibop_heap *heap)
     struct page *page = heap->reserve;
     if (page != NULL) {
         list_unlink(&heap->reserve, page);
-        heap->nreserve--;
+        if (--heap->nreserve < heap->reserve_low)
+            heap->reserve_low = heap->nreserve;
         return page;
     }
     page = arena_page_get();
@@ -423,30 +448,81 @@ static struct page *heap_page_get(struct bibop_heap *heap)
     return page;
 }
 
-/* The most empty pages a heap keeps: BIBOP_RESERVE, plus half the pages in use. The
- * collector lets a heap grow to twice its live data before a cycle (LuaJIT's default
- * pause), so pages emptied by a sweep are wanted again by the next cycle; giving them
- * back costs a madvise now and a page fault per 4 KiB later (with an eighth instead
- * of a half, twice the faults and twice the system time on bench/alloc/workload.lua). */
-static unsigned heap_reserve_cap(const struct bibop_heap *heap)
+#define RELEASE_BATCH 64
+
+/* Gives up to n pages of a list back to the system, a batch at a time; returns how
+ * many. */
+static size_t heap_list_release(struct bibop_heap *heap, struct page **head, size_t n)
 {
-    return BIBOP_RESERVE + (unsigned)((heap->npages - heap->nreserve) / 2);
+    struct page *batch[RELEASE_BATCH];
+    size_t done = 0;
+    while (done < n && *head != NULL) {
+        size_t k = 0;
+        for (; k < RELEASE_BATCH && done + k < n && *head != NULL; k++) {
+            batch[k] = *head;
+            list_unlink(head, batch[k]);
+            page_retire(batch[k]);
+        }
+        arena_pages_put(batch, k);
+        done += k;
+    }
+    heap->npages -= done;
+    heap->held -= done * BIBOP_PAGE_SIZE;
+    return done;
 }
 
-/* Keeps an empty page in the reserve, and gives back what is past the cap. */
+static void heap_reserve_release(struct bibop_heap *heap, size_t n)
+{
+    heap->nreserve -= heap_list_release(heap, &heap->reserve, n);
+    if (heap->reserve_low > heap->nreserve)
+        heap->reserve_low = heap->nreserve;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void bibop_heap_decay(struct bibop_heap *heap)
+{
+    uint64_t now = now_ms();
+    if (now < heap->decay_at)
+        return;
+    if (heap->reserve_low > BIBOP_RESERVE)
+        heap_reserve_release(heap, heap->reserve_low - BIBOP_RESERVE);
+    heap->reserve_low = heap->nreserve;
+    heap->decay_at = now + BIBOP_DECAY_MS;
+}
+
+void bibop_heap_trim(struct bibop_heap *heap)
+{
+    if (heap->nreserve > BIBOP_RESERVE)
+        heap_reserve_release(heap, heap->nreserve - BIBOP_RESERVE);
+}
+
+/* Keeps an empty page for reuse; what the heap has not needed for a while goes back. */
 static void heap_page_put(struct bibop_heap *heap, struct page *page)
 {
     page_retire(page);
     list_push(&heap->reserve, page);
     heap->nreserve++;
-    while (heap->nreserve > heap_reserve_cap(heap)) {
-        page = heap->reserve;
-        list_unlink(&heap->reserve, page);
-        heap->nreserve--;
-        heap->npages--;
-        heap->held -= BIBOP_PAGE_SIZE;
-        arena_page_put(page);
-    }
+    bibop_heap_decay(heap);
+}
+
+/* Before len bytes are mapped for a large block, reserve pages go back so that the
+ * heap's peak grows only by what its reserve cannot cover: the reserve never adds to
+ * the peak. Below the peak they stay, for the next collection cycle. */
+static void heap_reserve_yield(struct bibop_heap *heap, size_t len)
+{
+    size_t past_peak = heap->held + len > heap->peak_held ? heap->held + len - heap->peak_held : 0;
+    size_t n = (past_peak + BIBOP_PAGE_SIZE - 1) / BIBOP_PAGE_SIZE;
+    heap_reserve_release(heap, n < heap->nreserve ? n : heap->nreserve);
 }
 
 /* A new page for list (a class, or a box kind past NCLASS_MAX) of the given slot size. */
@@ -510,17 +586,6 @@ struct bibop_heap *bibop_heap_new(size_t limit)
     return heap;
 }
 
-static void heap_list_release(struct bibop_heap *heap, struct page *page)
-{
-    while (page != NULL) {
-        struct page *next = page->next;
-        page_retire(page);
-        heap->held -= BIBOP_PAGE_SIZE;
-        arena_page_put(page);
-        page = next;
-    }
-}
-
 /* Gives every page back. Large blocks still live (a Lua state not closed) are not
  * tracked and are lost: close the state first. */
 void bibop_heap_free(struct bibop_heap *heap)
@@ -528,9 +593,9 @@ void bibop_heap_free(struct bibop_heap *heap)
     if (heap == NULL)
         return;
     for (unsigned i = 0; i < NLIST; i++)
-        heap_list_release(heap, heap->avail[i]);
-    heap_list_release(heap, heap->full);
-    heap_list_release(heap, heap->reserve);
+        heap_list_release(heap, &heap->avail[i], SIZE_MAX);
+    heap_list_release(heap, &heap->full, SIZE_MAX);
+    heap_list_release(heap, &heap->reserve, SIZE_MAX);
     free(heap);
 }
 
@@ -599,6 +664,7 @@ static void *large_new(struct bibop_heap *heap, size_t size)
     /* Populated at once: Lua fills what it asks for (a table part with nils, a
      * string with its bytes) right away, and a fault per 4 KiB costs more. */
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+    heap_reserve_yield(heap, len);
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -624,6 +690,8 @@ static void *large_resize(struct bibop_heap *heap, void *ptr, size_t osize, size
 {
     size_t olen = large_round(osize), nlen = large_round(nsize);
     int flags = nlen > olen ? MREMAP_MAYMOVE : 0;
+    if (nlen > olen)
+        heap_reserve_yield(heap, nlen - olen);
     void *p = mremap(ptr, olen, nlen, flags);
     if (p == MAP_FAILED)
         return NULL;

@@ -26,12 +26,19 @@
  * page size and checked to end below 2^47, as LuaJIT's GC64 mode needs. The whole
  * arena is readable, so bibop_kind_of on any address in it is safe: a page never
  * used, or given back to the system with madvise(MADV_DONTNEED), reads as zeros,
- * which is BIBOP_KIND_FREE. Each heap keeps empty pages for reuse, up to
- * BIBOP_RESERVE plus half the pages it uses (the collector lets the heap grow to
- * twice its live data, so a sweep empties pages the next cycle wants again); past
- * that, empty pages go back to the system at once, and their address range is reused
- * by any heap in the process. A heap whose objects are all freed holds at most
- * BIBOP_RESERVE pages. A page taken back from the system is faulted in with one
+ * which is BIBOP_KIND_FREE. Each heap keeps its empty pages for reuse (the collector
+ * lets the heap grow to twice its live data, so a sweep empties pages the next cycle
+ * wants again), and gives back those it did not need for BIBOP_DECAY_MS: the fewest
+ * it held unused at any moment of that time, beyond BIBOP_RESERVE. Giving a page
+ * back costs a madvise and a TLB flush (60-70 us on the benchmark machine), and
+ * taking it again a fault: giving pages back at once beyond half the pages in use
+ * made 860 such calls in a run of bench/alloc/workload.lua (12% of its time), the
+ * decay 135. Pages given back to the system are batched, adjacent ones in one
+ * call, and their address range is reused by any heap in the process. The reserve
+ * never raises the heap's peak: before a large block is mapped past the peak held,
+ * as many reserve pages go back first. A heap whose objects are all freed holds
+ * at most BIBOP_RESERVE pages once BIBOP_DECAY_MS has passed twice (a worker calls
+ * bibop_heap_decay every second while idle). A page taken back from the system is faulted in with one
  * madvise(MADV_POPULATE_WRITE); fresh pages fault as they are used until the arena
  * has handed out 32 MiB, then 512 KiB ahead is populated at a time (one system
  * call instead of 128 faults, for a heap that grows fast; at most 512 KiB of RSS
@@ -110,6 +117,7 @@
 #endif
 #define BIBOP_PAGE_SIZE ((size_t)1 << BIBOP_PAGE_SHIFT)
 #define BIBOP_RESERVE 8
+#define BIBOP_DECAY_MS 250
 #define BIBOP_MAX_CLASS (BIBOP_PAGE_SIZE - 64)
 
 enum bibop_kind {
@@ -137,6 +145,12 @@ struct bibop_heap *bibop_heap_new(size_t limit);
 void bibop_heap_free(struct bibop_heap *heap);
 void bibop_set_limit(struct bibop_heap *heap, size_t limit);
 size_t bibop_limit(const struct bibop_heap *heap);
+
+/* Empty pages: bibop_heap_decay gives back those the heap has not needed for
+ * BIBOP_DECAY_MS (it runs whenever a page empties; call it from an idle loop too);
+ * bibop_heap_trim gives back every one beyond BIBOP_RESERVE now. */
+void bibop_heap_decay(struct bibop_heap *heap);
+void bibop_heap_trim(struct bibop_heap *heap);
 
 /* The lua_Alloc of a Lua state: lua_newstate(bibop_lua_alloc, heap). */
 void *bibop_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);

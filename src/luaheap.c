@@ -28,3 +28,9 @@ size_t luaheap_held(void)
 {
     return heap ? bibop_held(heap) : 0;
 }
+
+void luaheap_decay(void)
+{
+    if (heap)
+        bibop_heap_decay(heap);
+}

@@ -13,5 +13,7 @@ struct bibop_heap *luaheap(void);
 void luaheap_set_limit(size_t bytes);
 size_t luaheap_in_use(void);
 size_t luaheap_held(void);
+/* Gives back the empty pages the heap has not needed lately (bibop_heap_decay). */
+void luaheap_decay(void);
 
 #endif

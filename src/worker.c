@@ -30,6 +30,9 @@
 #define DRAIN_IDLE_MS 1000
 #define DRAIN_TICK_MS 50
 #define METRICS_TICK_MS 100 /* how stale the master's sums may be */
+/* How often an idle worker gives back the Lua heap's unneeded empty pages (a busy
+ * one does it as pages empty). */
+#define HEAP_TICK_MS 1000
 
 struct worker {
     struct event_base *base;
@@ -40,6 +43,7 @@ struct worker {
     struct event *signals[WORKER_SIGNALS];
     struct event *drain_tick, *drain_deadline; /* while draining */
     struct event *metrics_tick;                /* with --metrics */
+    struct event *heap_tick;
     int accept_full;                           /* paused at --max-conns */
 };
 
@@ -246,6 +250,23 @@ static int start_metrics(struct worker *w)
     return 0;
 }
 
+static void decay_heap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    luaheap_decay();
+}
+
+static int start_heap_decay(struct worker *w)
+{
+    struct timeval tick = ms_timeval(HEAP_TICK_MS);
+    w->heap_tick = event_new(w->base, -1, EV_PERSIST, decay_heap, w);
+    if (!w->heap_tick || event_add(w->heap_tick, &tick) < 0) {
+        log_error("cannot start the heap's timer");
+        return -1;
+    }
+    return 0;
+}
+
 /* The scheduler thread that enforces --timeout and --grace on this worker. */
 static int start_deadlines(struct worker *w)
 {
@@ -264,6 +285,8 @@ static void worker_free(struct worker *w)
         publish_metrics(-1, 0, w); /* the last counts, kept by the master */
         event_free(w->metrics_tick);
     }
+    if (w->heap_tick)
+        event_free(w->heap_tick);
     for (int i = 0; i < WORKER_SIGNALS; i++)
         if (w->signals[i])
             event_free(w->signals[i]);
@@ -298,7 +321,8 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
     conn_set_close_observer(gate_accepting, &w);
     w.L = load_handler(opts->script);
     if (!w.L || start_deadlines(&w) < 0 || adopt_listeners(&w, socks, nsocks) < 0 ||
-        watch_signals(&w) < 0 || start_metrics(&w) < 0)
+        watch_signals(&w) < 0 || start_metrics(&w) < 0 ||
+        start_heap_decay(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GC64_LIMIT ((uintptr_t)1 << 47)
 
@@ -199,23 +200,71 @@ START_TEST(test_million_random_operations_match_the_model)
     }
     ck_assert_uint_gt(live, 0);
     ck_assert_uint_eq(bibop_in_use(heap), 0);
+    bibop_heap_trim(heap);
     ck_assert_uint_le(bibop_held(heap), BIBOP_RESERVE * BIBOP_PAGE_SIZE);
 }
 END_TEST
 
-START_TEST(test_empty_pages_go_back_to_the_system)
+enum { EMPTIED_BLOCKS = 40000 };
+
+/* Fills pages with 64-byte blocks, frees them all, and returns the bytes held full. */
+static size_t fill_and_empty_pages(void)
 {
-    enum { N = 40000 };
-    static void *blocks[N];
-    for (size_t i = 0; i < N; i++)
+    static void *blocks[EMPTIED_BLOCKS];
+    for (size_t i = 0; i < EMPTIED_BLOCKS; i++)
         blocks[i] = lalloc(NULL, 0, 64);
     size_t full = bibop_held(heap);
-    ck_assert_uint_ge(full, (size_t)N * 64);
-    for (size_t i = 0; i < N; i++)
+    ck_assert_uint_ge(full, (size_t)EMPTIED_BLOCKS * 64);
+    for (size_t i = 0; i < EMPTIED_BLOCKS; i++)
         lalloc(blocks[i], 64, 0);
+    ck_assert_uint_eq(bibop_in_use(heap), 0);
+    return full;
+}
+
+START_TEST(test_empty_pages_are_kept_for_reuse)
+{
+    size_t full = fill_and_empty_pages();
+    ck_assert_uint_gt(bibop_held(heap), full / 2);
+    fill_and_empty_pages();
+    ck_assert_uint_eq(bibop_peak_held(heap), full);
+}
+END_TEST
+
+START_TEST(test_empty_pages_go_back_on_trim)
+{
+    size_t full = fill_and_empty_pages();
+    bibop_heap_trim(heap);
     ck_assert_uint_le(bibop_held(heap), BIBOP_RESERVE * BIBOP_PAGE_SIZE);
     ck_assert_uint_lt(bibop_held(heap), full / 4);
     ck_assert_uint_eq(bibop_peak_held(heap), full);
+}
+END_TEST
+
+/* Pages go back after they were not needed for a whole period: between one and two
+ * periods after they emptied. */
+START_TEST(test_unneeded_empty_pages_decay)
+{
+    size_t full = fill_and_empty_pages();
+    for (int period = 0; period < 2; period++) {
+        usleep((BIBOP_DECAY_MS + 20) * 1000);
+        bibop_heap_decay(heap);
+    }
+    ck_assert_uint_le(bibop_held(heap), BIBOP_RESERVE * BIBOP_PAGE_SIZE);
+    ck_assert_uint_lt(bibop_held(heap), full / 4);
+}
+END_TEST
+
+START_TEST(test_large_block_takes_the_reserve_not_a_new_peak)
+{
+    size_t full = fill_and_empty_pages();
+    char *p = lalloc(NULL, 0, full / 2);
+    ck_assert_int_eq(bibop_kind_of(p), BIBOP_KIND_LARGE);
+    fill(p, full / 2, 3);
+    p = lalloc(p, full / 2, full - 4 * BIBOP_PAGE_SIZE);
+    ck_assert(holds(p, full / 2, 3));
+    ck_assert_uint_eq(bibop_peak_held(heap), full);
+    ck_assert_uint_le(bibop_held(heap), full);
+    lalloc(p, full - 4 * BIBOP_PAGE_SIZE, 0);
 }
 END_TEST
 
@@ -418,7 +467,10 @@ static Suite *bibop_suite(void)
     tcase_add_test(tc, test_short_strings_pack_by_4);
     tcase_add_test(tc, test_large_blocks_grow_shrink_and_keep_contents);
     tcase_add_test(tc, test_million_random_operations_match_the_model);
-    tcase_add_test(tc, test_empty_pages_go_back_to_the_system);
+    tcase_add_test(tc, test_empty_pages_are_kept_for_reuse);
+    tcase_add_test(tc, test_empty_pages_go_back_on_trim);
+    tcase_add_test(tc, test_unneeded_empty_pages_decay);
+    tcase_add_test(tc, test_large_block_takes_the_reserve_not_a_new_peak);
     tcase_add_test(tc, test_freed_page_reads_as_free);
     tcase_add_test(tc, test_limit_refuses_growth_but_not_frees_or_shrinks);
     tcase_add_test(tc, test_boxes_are_not_refused_by_the_limit);
