@@ -38,11 +38,12 @@
  * never raises the heap's peak: before a large block is mapped past the peak held,
  * as many reserve pages go back first. A heap whose objects are all freed holds
  * at most BIBOP_RESERVE pages once BIBOP_DECAY_MS has passed twice (a worker calls
- * bibop_heap_decay every second while idle). A page taken back from the system is faulted in with one
- * madvise(MADV_POPULATE_WRITE); fresh pages fault as they are used until the arena
- * has handed out 32 MiB, then 512 KiB ahead is populated at a time (one system
- * call instead of 128 faults, for a heap that grows fast; at most 512 KiB of RSS
- * ahead, and none for heaps below 32 MiB, so small heaps keep their exact size).
+ * bibop_heap_decay every second while idle). A page taken back from the system is
+ * faulted in with one madvise(MADV_POPULATE_WRITE); fresh pages fault as they are
+ * used until the arena has handed out 32 MiB, then 512 KiB ahead is populated at a
+ * time (one system call instead of 128 faults, for a heap that grows fast; at most
+ * 512 KiB of RSS ahead, and none for heaps below 32 MiB, so small heaps keep their
+ * exact size).
  *
  * Size classes (bytes), from LuaJIT's own requests (bench/alloc/sizes.c on
  * bench/alloc/workload.lua and bench/alloc/echo_state.lua):
