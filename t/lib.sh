@@ -48,6 +48,16 @@ contains() {
     return 1
 }
 
+# comes_to FILE TEXT: FILE contains TEXT within 5 s, for lines a server writes after
+# the client it answered has gone (an upstream's failure, logged when it comes).
+comes_to() {
+    for _ in $(seq 50); do
+        grep -qF -- "$2" "$1" && return 0
+        sleep 0.1
+    done
+    contains "$1" "$2"
+}
+
 # rss_kb PID: the resident memory of a process, in kB.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
