@@ -7,6 +7,7 @@
 #endif
 
 #include "bibop.h"
+#include "mstime.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Each valgrind client request costs a dozen instructions, and an allocation
@@ -478,20 +478,9 @@ static void heap_reserve_release(struct bibop_heap *heap, size_t n)
         heap->reserve_low = heap->nreserve;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void bibop_heap_decay(struct bibop_heap *heap)
 {
-    uint64_t now = now_ms();
+    uint64_t now = mono_ms();
     if (now < heap->decay_at)
         return;
     if (heap->reserve_low > BIBOP_RESERVE)

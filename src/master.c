@@ -84,13 +84,6 @@ struct master {
 
 static const int master_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD};
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* "exited with status 3" or "killed by signal 9 (Killed)". */
 static void describe_status(int status, char *buf, size_t len)
 {
@@ -325,7 +318,7 @@ static void spawn(struct master *m, int id);
  * first time, then doubling while it keeps dying young. */
 static long backoff_ms(struct slot *s)
 {
-    if (now_ms() - s->started_ms >= STABLE_MS)
+    if (mono_ms() - s->started_ms >= STABLE_MS)
         s->fast_deaths = 0;
     if (s->fast_deaths++ == 0)
         return 0;
@@ -354,7 +347,7 @@ static void replace(struct master *m, int id, const char *why)
 static void spawn(struct master *m, int id)
 {
     struct slot *s = &m->slots[id];
-    s->started_ms = now_ms();
+    s->started_ms = mono_ms();
     s->mslot = m->opts->metrics ? metrics_slot_take() : -1;
     pid_t pid = fork_child(m, id, run_worker);
     if (pid < 0) {

@@ -1,9 +1,19 @@
-/* mstime: milliseconds (as moonwire counts time) to the struct timeval that
- * libevent's timers take. */
+/* mstime: milliseconds, as moonwire counts time: the monotonic clock in them, and
+ * them as the struct timeval that libevent's timers take. */
 #ifndef MW_MSTIME_H
 #define MW_MSTIME_H
 
+#include <stdint.h>
 #include <sys/time.h>
+#include <time.h>
+
+/* Milliseconds of the monotonic clock, for intervals. */
+static inline uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* ms >= 0; a fraction of a millisecond is kept to the microsecond. */
 static inline struct timeval ms_timeval(double ms)
