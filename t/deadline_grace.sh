@@ -63,6 +63,7 @@ runaway() {
 }
 
 start_server grace -w 2 --timeout 200 --grace 300 -l 127.0.0.1:0 "$SCRIPTS/deadline_compiled.lua"
+expect_deaths 2 # the two runaways, ended by the grace kill
 wait_for workers_started 2
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 observer=$(who 3)

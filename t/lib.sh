@@ -12,16 +12,32 @@ EXAMPLES="$MW_SRCDIR/examples"
 tap_count=0
 tap_failed=0
 server_pids=""
+server_logs=""
+start_failures=0
 
+# cleanup: kills what is still running; a test that failed keeps its
+# directory (server logs included) and says where it is, with each log's end.
 cleanup() {
+    status=$?
     for pid in $server_pids; do
         kill -KILL "$pid" 2>/dev/null
     done
-    rm -rf "$TMP"
+    if [ "$status" -eq 0 ] && [ "$tap_failed" -eq 0 ]; then
+        rm -rf "$TMP"
+        return
+    fi
+    echo "# FAILED: kept $TMP"
+    for log in $server_logs; do
+        [ -f "$log" ] || continue
+        echo "# last lines of $log:"
+        tail -n 30 "$log" | sed 's/^/#   /'
+    done
 }
 trap cleanup EXIT
 
-plan() { echo "1..$1"; }
+# plan N: N checks of the test's own, and one more made by finish (the
+# server logs show no unexpected worker death, sanitizer report or panic).
+plan() { echo "1..$(($1 + 1))"; }
 
 # ok STATUS DESCRIPTION: one TAP line; STATUS 0 is a pass.
 ok() {
@@ -135,12 +151,33 @@ no_failures() {
     ! grep -q "^RESULT .* FAIL" "$LOG"
 }
 
+# watch_log FILE: FILE is written by a server; finish checks it.
+watch_log() {
+    case " $server_logs " in *" $1 "*) ;; *) server_logs="$server_logs $1" ;; esac
+}
+
+# expect_deaths N [LOG]: the server writing LOG (default: the last one
+# started) loses exactly N workers on purpose (killed, crashed, os.exit).
+expect_deaths() {
+    echo "$1" >"${2:-$LOG}.deaths"
+}
+
 # start_server NAME ARGS...: starts moonwire in the background; sets PID and
-# PORT (of the first TCP listener) and LOG. Fails if it does not listen in 5 s.
+# PORT (of the first TCP listener) and LOG. Fails if it does not listen in
+# 5 s, and then finish fails the test too (try_start_server does not: for a
+# caller that retries).
 start_server() {
+    try_start_server "$@" && return 0
+    start_failures=$((start_failures + 1))
+    return 1
+}
+
+try_start_server() {
     name=$1
     shift
     LOG="$TMP/$name.log"
+    watch_log "$LOG"
+    watch_log_file_option "$@"
     "$MOONWIRE" "$@" 2>"$LOG" &
     PID=$!
     server_pids="$server_pids $PID"
@@ -165,8 +202,81 @@ stop_server() {
     server_pids=$(echo "$server_pids" | sed "s/ $PID\b//")
 }
 
-# finish: exit status for the harness.
+# watch_log_file_option ARGS...: watches the file a --log-file argument names.
+watch_log_file_option() {
+    while [ $# -gt 1 ]; do
+        [ "$1" = --log-file ] && watch_log "$2"
+        shift
+    done
+}
+
+# stop_all_servers: SIGTERM to every server still running, as a user stops
+# it, so that what it writes at exit (a leak report) is in its log; a server
+# that does not exit in 20 s is killed and counted as a failure.
+stop_all_servers() {
+    for pid in $server_pids; do
+        kill -TERM "$pid" 2>/dev/null
+        for _ in $(seq 200); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "# server pid $pid still running 20 s after SIGTERM: killed"
+            kill -KILL "$pid"
+            stuck_servers=$((stuck_servers + 1))
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    server_pids=""
+}
+
+# DEATH and REPORT: the lines of a server log that fail a test: a worker
+# that died (the master says how), a sanitizer's report, a Lua panic.
+DEATH='worker [0-9]+ \(pid [0-9]+\) (killed by signal|exited with status [1-9])'
+REPORT='Sanitizer|runtime error|Lua panic'
+
+# log_trouble LOG: what in LOG is unexpected, as TAP comments; fails if any.
+log_trouble() {
+    [ -f "$1" ] || return 0
+    expected=$(cat "$1.deaths" 2>/dev/null || echo 0)
+    deaths=$(grep -cE -- "$DEATH" "$1")
+    trouble=0
+    if [ "$deaths" -ne "$expected" ]; then
+        echo "# $1: $deaths worker death(s), $expected expected:"
+        grep -E -- "$DEATH" "$1" | head -10 | sed 's/^/#   /'
+        trouble=1
+    fi
+    if grep -qE -- "$REPORT" "$1"; then
+        echo "# $1: a sanitizer report or a Lua panic:"
+        grep -E -A5 -- "$REPORT" "$1" | head -30 | sed 's/^/#   /'
+        trouble=1
+    fi
+    return $trouble
+}
+
+# logs_clean: every server started, stopped when asked, and left logs with
+# no unexpected worker death; no log or stderr capture of the test's holds
+# a sanitizer report or a Lua panic.
+logs_clean() {
+    clean=0
+    [ "$start_failures" -eq 0 ] || { echo "# $start_failures server(s) did not start"; clean=1; }
+    [ "${stuck_servers:-0}" -eq 0 ] || clean=1
+    captures=$(find "$TMP" -type f \( -name '*.log' -o -name '*.err' -o -name '*.stderr' \))
+    for log in $server_logs $captures; do
+        case " $server_logs " in
+        *" $log "*) log_trouble "$log" || clean=1 ;;
+        *) ! grep -qE -- "$REPORT" "$log" || { log_trouble "$log"; clean=1; } ;;
+        esac
+    done
+    return $clean
+}
+
+# finish: stops the servers still running, checks their logs (the last
+# TAP line), and exits with the harness's status.
 finish() {
+    stop_all_servers
+    logs_clean
+    ok $? "servers started, and their logs show no unexpected worker death, sanitizer report or Lua panic ($(echo $server_logs | wc -w) logs)"
     [ "$tap_failed" -eq 0 ]
     exit $?
 }

@@ -73,6 +73,7 @@ check "a missed deadline is counted" await moonwire_deadline_hits_total 1
 scrape
 accepted=$(metric moonwire_connections_accepted_total)
 kill -KILL "$(worker_pid)"
+expect_deaths 1
 check "a worker killed and replaced is counted as a restart" await moonwire_worker_restarts_total 1
 check "... and its counters are kept in the sums" \
     bash -c "[ $(metric moonwire_connections_accepted_total) -ge $accepted ]"

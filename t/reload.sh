@@ -69,6 +69,7 @@ exec 5>&-
 # A worker that dies now is replaced with the text that passed its check,
 # not with the broken file now on disk.
 kill -KILL "$new0"
+expect_deaths 1
 replaced() { p=$(worker_pid 0); [ -n "$p" ] && [ "$p" != "$new0" ] && kill -0 "$p"; }
 check "a worker killed after the failed reload is replaced" wait_for replaced
 sleep 0.5

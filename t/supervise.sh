@@ -19,6 +19,7 @@ check "connections are on both workers before the kill" \
     [ "$(count_on 0)" -gt 0 -a "$(count_on 1)" -gt 0 ]
 victim=$(worker_pid 1)
 kill -KILL "$victim"
+expect_deaths 1
 check "kill -9 of worker 1 is logged with the signal" \
     wait_for grep -q "worker 1 (pid $victim) killed by signal 9" "$LOG"
 replaced() { [ -n "$(worker_pid 1)" ] && [ "$(worker_pid 1)" != "$victim" ]; }
@@ -50,6 +51,7 @@ check "the master still stops with exit 0" [ "$STATUS" -eq 0 ]
 # report the worker's whole heap and replace its exit status with its own.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
     start_server crash -l 127.0.0.1:0 "$SCRIPTS/worker_crash.lua"
+expect_deaths 5 # one os.exit(3) per connection below
 for _ in $(seq 5); do
     printf 'exit\n' | socat -t 3 -T 3 - "TCP:127.0.0.1:$PORT" >/dev/null 2>&1
 done
