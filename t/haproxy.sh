@@ -29,7 +29,7 @@ LUA
 
 # instance N PORT: starts moonwire instance N; its PID in PID_N.
 instance() {
-    MW_NAME="mw$1" try_start_server "mw$1-$RANDOM" -l "127.0.0.1:$2,proxy" "$TMP/named.lua" || return 1
+    MW_NAME="mw$1" start_server "mw$1-$RANDOM" -l "127.0.0.1:$2,proxy" "$TMP/named.lua" || return 1
     eval "PID_$1=$PID LOG$1=$LOG"
 }
 
