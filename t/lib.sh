@@ -262,11 +262,15 @@ logs_clean() {
     [ "$start_failures" -eq 0 ] || { echo "# $start_failures server(s) did not start"; clean=1; }
     [ "${stuck_servers:-0}" -eq 0 ] || clean=1
     captures=$(find "$TMP" -type f \( -name '*.log' -o -name '*.err' -o -name '*.stderr' \))
-    for log in $server_logs $captures; do
-        case " $server_logs " in
-        *" $log "*) log_trouble "$log" || clean=1 ;;
-        *) ! grep -qE -- "$REPORT" "$log" || { log_trouble "$log"; clean=1; } ;;
-        esac
+    for log in $server_logs; do
+        log_trouble "$log" || clean=1
+    done
+    for log in $captures; do
+        case " $server_logs " in *" $log "*) continue ;; esac
+        grep -qE -- "$REPORT" "$log" || continue
+        echo "# $log: a sanitizer report or a Lua panic:"
+        grep -E -A5 -- "$REPORT" "$log" | head -30 | sed 's/^/#   /'
+        clean=1
     done
     return $clean
 }
