@@ -40,8 +40,8 @@ stop() {
 }
 
 echo "== arm + disarm"
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$BUILD" -I"$SRC/src" -include config.h \
-    "$SRC/bench/deadline/armcost.c" "$SRC/src/deadline.c" "$SRC/src/log.c" -lpthread \
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$BUILD" -I"$SRC/src/base" -I"$SRC/src/core" -include config.h \
+    "$SRC/bench/deadline/armcost.c" "$SRC/src/core/deadline.c" "$SRC/src/base/log.c" -lpthread \
     -o "$WORK/armcost" || exit 1
 echo "+ taskset -c 0 armcost"
 taskset -c 0 "$WORK/armcost"

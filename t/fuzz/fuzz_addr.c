@@ -1,4 +1,4 @@
-/* libFuzzer target for src/addr.c: any text given to --listen either parses
+/* libFuzzer target for src/base/addr.c: any text given to --listen either parses
  * into an address that formats back, or fails with a message naming it. */
 #include "addr.h"
 

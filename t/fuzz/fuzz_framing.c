@@ -1,4 +1,4 @@
-/* libFuzzer target for src/framing.c: the first bytes choose a framing and
+/* libFuzzer target for src/base/framing.c: the first bytes choose a framing and
  * how the input is split into evbuffer chains; the rest is cut into frames.
  * Checks that every cut lies inside the buffer and respects max_frame. */
 #include "framing.h"

@@ -1,4 +1,4 @@
-/* libFuzzer target for src/proxyproto.c: any bytes either make a header
+/* libFuzzer target for src/base/proxyproto.c: any bytes either make a header
  * no longer than the input (and than the protocol allows), or ask for more
  * (only while the input is shorter than the longest header), or fail with
  * a reason; never a read past the input. */

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-
 static const struct script_text *in_use;
 
 static int read_all(FILE *f, struct script_text *text)
@@ -60,18 +58,7 @@ void script_use(const struct script_text *text)
     in_use = text;
 }
 
-int script_load(lua_State *L, const char *path)
+const struct script_text *script_in_use(const char *path)
 {
-    if (!in_use || !in_use->path || strcmp(in_use->path, path) != 0)
-        return luaL_loadfile(L, path);
-    const char *bytes = in_use->bytes ? in_use->bytes : "";
-    size_t skip = 0;
-    /* A "#!" line, as luaL_loadfile skips it; its newline stays for the count. */
-    if (in_use->len > 0 && bytes[0] == '#')
-        while (skip < in_use->len && bytes[skip] != '\n')
-            skip++;
-    lua_pushfstring(L, "@%s", path);
-    int rc = luaL_loadbuffer(L, bytes + skip, in_use->len - skip, lua_tostring(L, -1));
-    lua_remove(L, -2);
-    return rc;
+    return in_use && in_use->path && strcmp(in_use->path, path) == 0 ? in_use : NULL;
 }

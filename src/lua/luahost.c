@@ -1,10 +1,10 @@
 #include "config.h"
 
 #include "luahost.h"
-#include "script.h"
 
 #include "bibop.h"
 #include "lcall.h"
+#include "lscript.h"
 #include "lmoonwire.h"
 #include "luaheap.h"
 #include "log.h"
@@ -50,7 +50,7 @@ static void set_search_path(lua_State *L)
 static int load_script(lua_State *L, const char *script, char *err, size_t errlen)
 {
     lua_pushcfunction(L, lcall_traceback);
-    if (script_load(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
+    if (lscript_load(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         return -1;
     }

@@ -8,8 +8,6 @@
 
 #include <stddef.h>
 
-#include <lua.h>
-
 struct script_text {
     char *path;
     char *bytes;
@@ -20,11 +18,9 @@ struct script_text {
  * in err and *text untouched. */
 int script_read(struct script_text *text, const char *path, char *err, size_t errlen);
 void script_free(struct script_text *text);
-/* The text script_load compiles from now on in this process; NULL: the file. */
+/* The text lscript_load compiles from now on in this process; NULL: the file. */
 void script_use(const struct script_text *text);
-/* Compiles the script as luaL_loadfile would (a first line starting with '#'
- * is skipped, line numbers stay right), from the text in use when it is of
- * this path, else from the file. */
-int script_load(lua_State *L, const char *path);
+/* The text in use if it was read from path, else NULL. */
+const struct script_text *script_in_use(const char *path);
 
 #endif
