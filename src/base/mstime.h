@@ -1,5 +1,6 @@
-/* mstime: milliseconds, as moonwire counts time: the monotonic clock in them, and
- * them as the struct timeval that libevent's timers take. */
+/* mstime: milliseconds, as moonwire counts time: the monotonic clock in them
+ * (and in nanoseconds, for deadlines), and them as the struct timeval that
+ * libevent's timers take. */
 #ifndef MW_MSTIME_H
 #define MW_MSTIME_H
 
@@ -13,6 +14,14 @@ static inline uint64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Nanoseconds of the monotonic clock, for the deadline scheduler. */
+static inline int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* ms >= 0; a fraction of a millisecond is kept to the microsecond. */

@@ -3,6 +3,7 @@
 #include "deadline.h"
 
 #include "log.h"
+#include "mstime.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -49,13 +50,6 @@ static struct {
 static long timeout_ms, grace_ms;
 static deadline_fire_fn fire_fn;
 static void *fire_ud;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- the scheduler thread ---- */
 

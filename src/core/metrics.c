@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define NFIGURES (sizeof(struct metrics_figures) / sizeof(uint64_t))
+#define NFIGURES METRICS_NFIGURES
 
 /* Written by one worker, read by the master: each figure is one aligned
  * 64-bit word, stored and loaded atomically, so a reader never sees half. */
@@ -19,24 +19,27 @@ struct slot {
 };
 
 struct metric {
-    const char *name, *type, *help;
+    const char *key, *name, *type, *help;
     int counter; /* kept across worker restarts; a gauge is not */
 };
 
-/* In the order of struct metrics_figures. */
 static const struct metric metrics[NFIGURES] = {
-    {"moonwire_connections_open", "gauge", "Connections open now.", 0},
-    {"moonwire_connections_accepted_total", "counter", "Connections accepted.", 1},
-    {"moonwire_bytes_in_total", "counter", "Bytes read from connections.", 1},
-    {"moonwire_bytes_out_total", "counter", "Bytes written to connections.", 1},
-    {"moonwire_frames_total", "counter", "Frames handed to handlers.", 1},
-    {"moonwire_handler_errors_total", "counter", "Errors raised by connection handlers.", 1},
-    {"moonwire_deadline_hits_total", "counter", "Entries into Lua that missed their deadline.", 1},
-    {"moonwire_lua_heap_in_use_bytes", "gauge", "Bytes of the Lua heaps in use.", 0},
-    {"moonwire_lua_heap_held_bytes", "gauge", "Bytes of the Lua heaps held from the system.", 0},
-    {"moonwire_tasks_pending", "gauge", "Tasks pending or live.", 0},
-    {"moonwire_timers_pending", "gauge", "Timers pending.", 0},
+#define METRICS_ROW(field, name, type, help) {#field, name, #type, help, METRICS_IS_##type},
+#define METRICS_IS_counter 1
+#define METRICS_IS_gauge 0
+    METRICS_FIGURES(METRICS_ROW)
+#undef METRICS_ROW
 };
+
+const char *metrics_key(size_t k)
+{
+    return metrics[k].key;
+}
+
+uint64_t metrics_figure(const struct metrics_figures *f, size_t k)
+{
+    return ((const uint64_t *)f)[k];
+}
 
 static struct slot *slots; /* shared with the workers */
 static int nslots;

@@ -24,13 +24,12 @@ struct ring {
     uint32_t head, count, cap, size;
 };
 
-enum task_flag {
-    TASK_SCHEDULED = 1, /* an entry in the run queue refers to it */
-    TASK_RUNNING = 2,   /* inside its ready callback */
-    TASK_WOKEN = 4,     /* ready once, whatever the mailbox holds */
-    TASK_LISTENING = 8, /* ready while the mailbox is not empty */
-    TASK_STOPPED = 16,
-};
+/* A task's flags: unsigned constants, so clearing one (~) stays unsigned. */
+#define TASK_SCHEDULED 1u /* an entry in the run queue refers to it */
+#define TASK_RUNNING 2u   /* inside its ready callback */
+#define TASK_WOKEN 4u     /* ready once, whatever the mailbox holds */
+#define TASK_LISTENING 8u /* ready while the mailbox is not empty */
+#define TASK_STOPPED 16u
 
 struct task {
     struct ring mailbox;

@@ -52,7 +52,7 @@ static int mw_now(lua_State *L)
     struct timeval tv;
     if (!loop_base || event_base_gettimeofday_cached(loop_base, &tv) < 0)
         gettimeofday(&tv, NULL);
-    lua_pushnumber(L, tv.tv_sec * 1000.0 + tv.tv_usec / 1000);
+    lua_pushnumber(L, (double)tv.tv_sec * 1000.0 + (double)(tv.tv_usec / 1000));
     return 1;
 }
 
@@ -91,18 +91,9 @@ static int mw_stats(lua_State *L)
 {
     struct metrics_figures f;
     lmoonwire_figures(&f);
-    lua_createtable(L, 0, 11);
-    set_number(L, "heap_in_use", (double)f.heap_in_use);
-    set_number(L, "heap_held", (double)f.heap_held);
-    set_number(L, "connections", (double)f.connections);
-    set_number(L, "accepted", (double)f.accepted);
-    set_number(L, "tasks", (double)f.tasks);
-    set_number(L, "timers", (double)f.timers);
-    set_number(L, "deadline_hits", (double)f.deadline_hits);
-    set_number(L, "bytes_in", (double)f.bytes_in);
-    set_number(L, "bytes_out", (double)f.bytes_out);
-    set_number(L, "frames", (double)f.frames);
-    set_number(L, "handler_errors", (double)f.handler_errors);
+    lua_createtable(L, 0, METRICS_NFIGURES);
+    for (size_t k = 0; k < METRICS_NFIGURES; k++)
+        set_number(L, metrics_key(k), (double)metrics_figure(&f, k));
     return 1;
 }
 
