@@ -1,0 +1,162 @@
+/* master_reload: the script check and SIGHUP. The script is read by the
+ * master and checked in a forked child, at start and on each reload; a text
+ * that passed gets new workers while the old ones drain (the retired list). */
+#include "config.h"
+
+#include "master_int.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "mstime.h"
+#include "script.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define CHECK_LIMIT_MS 30000 /* a reload's script check that takes longer is killed */
+
+/* ---- the check, in a child ---- */
+
+static void run_check(struct master *m, int id)
+{
+    (void)id;
+    script_use(&m->candidate);
+    exit(worker_check_script(m->opts->script) < 0 ? 1 : 0);
+}
+
+/* The script is read here, before --user drops privileges, and checked in a
+ * child; the workers then compile the text that passed. */
+int master_check_at_start(struct master *m)
+{
+    int status;
+    char err[ERR_MAX];
+    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    pid_t pid = master_fork_child(m, -1, run_check);
+    if (pid < 0)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            log_error("waitpid: %s", strerror(errno));
+            return -1;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    m->script = m->candidate;
+    m->candidate = (struct script_text){NULL, NULL, 0};
+    return 0;
+}
+
+/* ---- old workers, draining ---- */
+
+/* Asks the worker of an earlier generation to drain, and keeps its pid to
+ * know it when it exits. */
+static void retire(struct master *m, pid_t pid, int id, int mslot)
+{
+    if (m->nretired == m->capretired) {
+        int cap = m->capretired ? 2 * m->capretired : 8;
+        struct retired *r = realloc(m->retired, (size_t)cap * sizeof *r);
+        if (!r)
+            log_warn("old worker %d (pid %ld): out of memory to track it", id, (long)pid);
+        else
+            m->retired = r, m->capretired = cap;
+    }
+    if (m->nretired < m->capretired)
+        m->retired[m->nretired++] = (struct retired){pid, id, mslot};
+    else
+        metrics_slot_release(mslot);
+    if (kill(pid, SIGTERM) < 0)
+        log_warn("kill old worker %d (pid %ld): %s", id, (long)pid, strerror(errno));
+}
+
+int master_retired_remove(struct master *m, pid_t pid)
+{
+    for (int i = 0; i < m->nretired; i++) {
+        if (m->retired[i].pid == pid) {
+            int id = m->retired[i].id;
+            metrics_slot_release(m->retired[i].mslot);
+            m->retired[i] = m->retired[--m->nretired];
+            return id;
+        }
+    }
+    return -1;
+}
+
+/* ---- SIGHUP ---- */
+
+/* The new worker starts on the same sockets before the old one stops
+ * accepting: a connection waiting in a socket's backlog goes to whichever
+ * accepts first, and none is refused. */
+static void renew(struct master *m, int id)
+{
+    struct slot *s = &m->slots[id];
+    pid_t old = s->pid;
+    int old_mslot = s->mslot;
+    evtimer_del(s->respawn);
+    s->fast_deaths = 0;
+    master_spawn(m, id);
+    if (old > 0)
+        retire(m, old, id, old_mslot);
+}
+
+void master_check_done(struct master *m, int status, const char *how)
+{
+    m->checker = 0;
+    evtimer_del(m->check_timer);
+    if (m->stopping)
+        return;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        log_error("reload: %s failed its check (%s); the running workers keep serving",
+                  m->opts->script, how);
+        script_free(&m->candidate);
+        return;
+    }
+    script_free(&m->script);
+    m->script = m->candidate;
+    m->candidate = (struct script_text){NULL, NULL, 0};
+    for (int id = 0; id < m->nworkers; id++)
+        renew(m, id);
+    log_info("reload: %d new worker(s) serve %s; the old ones drain", m->nworkers, m->opts->script);
+}
+
+void master_reload(struct master *m)
+{
+    struct timeval limit = ms_timeval(CHECK_LIMIT_MS);
+    if (m->stopping)
+        return;
+    if (m->checker) {
+        log_warn("Hangup: a reload is already being checked; ignored");
+        return;
+    }
+    log_info("Hangup: checking %s before reloading", m->opts->script);
+    char err[ERR_MAX];
+    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+        log_error("reload: %s; the running workers keep serving", err);
+        return;
+    }
+    pid_t pid = master_fork_child(m, -1, run_check);
+    if (pid < 0) {
+        script_free(&m->candidate);
+        return;
+    }
+    m->checker = pid;
+    if (evtimer_add(m->check_timer, &limit) < 0)
+        log_warn("reload: cannot time the script check");
+}
+
+void master_on_check_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct master *m = arg;
+    (void)fd, (void)what;
+    log_error("reload: checking %s takes more than %d s; giving up", m->opts->script,
+              CHECK_LIMIT_MS / 1000);
+    if (m->checker > 0 && kill(m->checker, SIGKILL) < 0)
+        log_warn("kill script check (pid %ld): %s", (long)m->checker, strerror(errno));
+}
