@@ -61,7 +61,7 @@
  * Nearly every request is a multiple of 8 below 400 bytes, or a string whose size
  * is a multiple of 4. So classes are exact multiples of 8 where requests are dense,
  * then 8 classes per doubling (12.5% waste at most), then page-payload / n so large
- * slots tile a page (bibop.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB
+ * slots tile a page (bibop_heap.c computes them at start from BIBOP_PAGE_SIZE; for 32 KiB
  * pages):
  *
  *     8 .. 256 step 8        (32 classes), and 28 36 44 52 60 (short strings, below)
