@@ -26,7 +26,7 @@ static void run_check(struct master *m, int id)
 {
     (void)id;
     script_use(&m->candidate);
-    exit(worker_check_script(m->opts->script) < 0 ? 1 : 0);
+    exit(worker_check_script(m->opts) < 0 ? 1 : 0);
 }
 
 /* The script is read here, before --user drops privileges, and checked in a

@@ -65,8 +65,9 @@ static lua_State *load_handler(const char *script)
     return L;
 }
 
-int worker_check_script(const char *script)
+int worker_check_script(const struct options *opts)
 {
+    const char *script = opts->script;
     struct event_base *base = event_base_new();
     if (!base) {
         log_error("%s: cannot create an event loop", script);
@@ -77,6 +78,7 @@ int worker_check_script(const char *script)
         event_base_free(base);
         return -1;
     }
+    luaheap_set_limit(opts->memory_limit);
     lua_State *L = load_handler(script);
     if (L)
         luahost_close(L);
@@ -87,7 +89,7 @@ int worker_check_script(const char *script)
 
 int worker_check(const struct options *opts)
 {
-    if (worker_check_script(opts->script) < 0)
+    if (worker_check_script(opts) < 0)
         return 1;
     printf("%s: ok\n", opts->script);
     return 0;

@@ -16,8 +16,9 @@ struct worker_socket {
 /* --check: loads the script, checks its handler table, prints "SCRIPT: ok";
  * returns the exit status. */
 int worker_check(const struct options *opts);
-/* Loads the script in a throwaway Lua state: 0, or -1 with the reason logged. */
-int worker_check_script(const char *script);
+/* Loads opts->script in a throwaway Lua state under --memory-limit, as a
+ * worker would: 0, or -1 with the reason logged. */
+int worker_check_script(const struct options *opts);
 /* Serves as worker id (0..N-1) on socks until stopped; returns the exit
  * status. Expects SIGTERM, SIGQUIT and SIGUSR1 blocked, as the master forks it. */
 int worker_run(const struct options *opts, int id, const struct worker_socket *socks,
