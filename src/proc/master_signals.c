@@ -20,29 +20,46 @@
 
 static const int master_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD};
 
-static void stop(struct master *m, int signum)
+/* The first stop: no new connections, no respawns, no reload; the workers
+ * drain (TERM, INT) or stop now (QUIT), and are killed past the limit. */
+static void begin_stop(struct master *m, int signum)
 {
     long ms = (long)(m->opts->shutdown_timeout * 1000) + KILL_MARGIN_MS;
     struct timeval limit = ms_timeval((double)ms);
-    if (m->stopping) {
-        m->stopping = 2;
-        log_info("%s again: stopping now", strsignal(signum));
-        master_signal_workers(m, SIGQUIT, 1);
-        return;
-    }
-    m->stopping = 1;
-    log_info("%s: stopping %d worker(s), %g s to drain", strsignal(signum), m->nworkers,
-             m->opts->shutdown_timeout);
+    int drain = signum != SIGQUIT;
+    m->stopping = drain ? 1 : 2;
+    if (drain)
+        log_info("%s: stopping %d worker(s), %g s to drain", strsignal(signum), m->nworkers,
+                 m->opts->shutdown_timeout);
+    else
+        log_info("%s: stopping %d worker(s) now", strsignal(signum), m->nworkers);
     master_close_sockets(m); /* new connections are refused, not queued to be reset */
     for (int id = 0; id < m->nworkers; id++)
         evtimer_del(m->slots[id].respawn);
     if (m->checker > 0 && kill(m->checker, SIGKILL) < 0)
         log_warn("kill script check (pid %ld): %s", (long)m->checker, strerror(errno));
-    master_signal_workers(m, SIGTERM, 0); /* old workers are draining already */
+    if (drain)
+        master_signal_workers(m, SIGTERM, 0); /* old workers are draining already */
+    else
+        master_signal_workers(m, SIGQUIT, 1);
     if (evtimer_add(m->kill_timer, &limit) < 0)
         log_warn("cannot time the stop; waiting for the workers");
     if (!master_children_left(m))
         event_base_loopbreak(m->base);
+}
+
+/* A stop signal: the first begins the stop; another, while draining, stops now. */
+static void stop(struct master *m, int signum)
+{
+    if (!m->stopping) {
+        begin_stop(m, signum);
+        return;
+    }
+    if (m->stopping == 2)
+        return;
+    m->stopping = 2;
+    log_info("%s again: stopping now", strsignal(signum));
+    master_signal_workers(m, SIGQUIT, 1);
 }
 
 void master_on_kill_timer(evutil_socket_t fd, short what, void *arg)
@@ -81,8 +98,6 @@ void master_on_signal(evutil_socket_t fd, short what, void *arg)
         else if (signum == SIGUSR1)
             reopen_log(m);
         else
-            stop(m, signum);
-        if (signum == SIGQUIT && m->stopping == 1) /* QUIT: no drain */
             stop(m, signum);
     }
 }
