@@ -5,7 +5,7 @@
 #include "lbox.h"
 #include "lcall.h"
 #include "log.h"
-#include "ltask.h"
+#include "lslots.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -42,8 +42,8 @@ static void settle(struct ltimer *b)
 {
     b->timer = NULL;
     pending--;
-    ltask_slot_free(main_L, b->fn_slot);
-    ltask_slot_free(main_L, b->self_slot);
+    lslots_free(main_L, b->fn_slot);
+    lslots_free(main_L, b->self_slot);
     b->fn_slot = b->self_slot = 0;
 }
 
@@ -53,8 +53,8 @@ static void on_fire(struct timer *timer, void *ud)
 {
     struct ltimer *b = ud;
     lua_State *L = main_L;
-    ltask_slot_push(L, b->fn_slot);
-    ltask_slot_push(L, b->self_slot);
+    lslots_push(L, b->fn_slot);
+    lslots_push(L, b->self_slot);
     if (!b->repeat)
         settle(b);
     if (lcall_timed(L, 1, -1, "a timer callback") == 0)
@@ -84,9 +84,9 @@ static int start(lua_State *L, int repeat)
         return luaL_error(L, "%s: %s", repeat ? "every" : "after", strerror(errno));
     pending++;
     lua_pushvalue(L, 2);
-    b->fn_slot = ltask_slot_put(L);
+    b->fn_slot = lslots_put(L);
     lua_pushvalue(L, -1);
-    b->self_slot = ltask_slot_put(L);
+    b->self_slot = lslots_put(L);
     return 1;
 }
 
