@@ -1,3 +1,6 @@
+/* ltimer: the bindings of timers: mw.after, mw.every and the timer object.
+ * The callback and the object are held in lslots while the timer is
+ * pending; it fires from the loop through lcall. */
 #include "config.h"
 
 #include "ltimer.h"
