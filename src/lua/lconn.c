@@ -250,10 +250,17 @@ static int conn_read_until_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},     {"close", conn_close_l},         {"pause", conn_pause_l},
-    {"resume", conn_resume_l},   {"peer", conn_peer_l},           {"framing", conn_framing_l},
-    {"pending", conn_pending_l}, {"read", conn_read_l},           {"read_line", conn_read_line_l},
-    {"read_until", conn_read_until_l}, {NULL, NULL},
+    {"write", conn_write_l},
+    {"close", conn_close_l},
+    {"pause", conn_pause_l},
+    {"resume", conn_resume_l},
+    {"peer", conn_peer_l},
+    {"framing", conn_framing_l},
+    {"pending", conn_pending_l},
+    {"read", conn_read_l},
+    {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l},
+    {NULL, NULL},
 };
 
 /* ---- making connections ---- */
@@ -262,8 +269,10 @@ static const luaL_Reg conn_methods[] = {
 struct lconn_box *lconn_box_new(lua_State *L, struct conn *conn, struct lconn_handler *handler)
 {
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
-    *box = (struct lconn_box){.conn = bibop_handle_of(conn), .handler = handler,
-                              .id = (double)conn_id(conn), .ref = LUA_NOREF};
+    *box = (struct lconn_box){.conn = bibop_handle_of(conn),
+                              .handler = handler,
+                              .id = (double)conn_id(conn),
+                              .ref = LUA_NOREF};
     lbox_pushmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);

@@ -17,9 +17,9 @@ static struct {
     int ref;        /* registry ref of the table */
     uint64_t *used; /* bit i: slot i + 1 is live */
     size_t words;
-    size_t hint;    /* no free bit below this word */
-    int top;        /* the highest live slot, 0 when none */
-    int size;       /* what the table grew to since it was last rebuilt */
+    size_t hint; /* no free bit below this word */
+    int top;     /* the highest live slot, 0 when none */
+    int size;    /* what the table grew to since it was last rebuilt */
 } slots = {LUA_NOREF, NULL, 0, 0, 0, 0};
 
 void lslots_reset(lua_State *L)

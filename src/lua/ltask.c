@@ -24,8 +24,7 @@ static int mw_spawn(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     int nargs = lua_gettop(L) - 1;
-    luaL_argcheck(L, nargs <= LTASK_SPAWN_MAX_ARGS, LTASK_SPAWN_MAX_ARGS + 2,
-                  "too many arguments");
+    luaL_argcheck(L, nargs <= LTASK_SPAWN_MAX_ARGS, LTASK_SPAWN_MAX_ARGS + 2, "too many arguments");
     if (nargs > 0) {
         lua_createtable(L, nargs + 1, 0);
         lua_insert(L, 1);
@@ -241,10 +240,8 @@ void ltask_push(lua_State *L, struct ltask *b)
 /* ---- registration ---- */
 
 static const luaL_Reg task_methods[] = {
-    {"send", task_send_l},
-    {"receive", task_receive_l},
-    {"stop", task_stop_l},
-    {"alive", task_alive_l},
+    {"send", task_send_l}, {"receive", task_receive_l},
+    {"stop", task_stop_l}, {"alive", task_alive_l},
     {NULL, NULL},
 };
 
@@ -256,9 +253,8 @@ static const luaL_Reg task_meta[] = {
 };
 
 static const luaL_Reg task_functions[] = {
-    {"spawn", mw_spawn}, {"task", mw_task}, {"go", mw_go},
-    {"sleep", mw_sleep}, {"receive", mw_receive}, {"self", mw_self},
-    {NULL, NULL},
+    {"spawn", mw_spawn},     {"task", mw_task}, {"go", mw_go}, {"sleep", mw_sleep},
+    {"receive", mw_receive}, {"self", mw_self}, {NULL, NULL},
 };
 
 static void register_type(lua_State *L)
