@@ -1,52 +1,24 @@
+/* lconn: the conn object as Lua sees it: its methods (conn:write, close,
+ * pause, read* ...), its fields (id, state) and mw.connect. Validates,
+ * converts and calls conn.c; the handler's callbacks are in lconn_dispatch.c. */
 #include "config.h"
 
-#include "lconn.h"
+#include "lconn_int.h"
 
 #include "bibop.h"
 #include "conn.h"
 #include "lbox.h"
-#include "lcall.h"
 #include "lhandler.h"
 #include "ltask.h"
-#include "log.h"
 #include "resolve.h"
 
 #include <errno.h>
 #include <lauxlib.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char CONN_META[] = "moonwire.conn";
 #define IOV_BATCH 64
 
-/* The handler of a set of connections: the listeners' one, or one per
- * mw.connect call, freed with its connection. */
-struct lconn_handler {
-    struct lhandler h;
-    struct conn_group *group;
-    int outbound;
-};
-
-/* What a Lua conn object holds. The handle names the connection's slot and
- * generation in its BiBOP page: once the connection is gone the generation
- * no longer matches, so a stale object is an error and never reaches freed
- * memory or the connection that took the slot next. */
-struct lconn_box {
-    struct bibop_handle conn;
-    struct lconn_handler *handler;
-    struct resolve_request *resolving; /* outbound, while its name is looked up */
-    struct ltask *serve;               /* the serve task, while it runs */
-    struct ltask *reader;              /* a task parked in conn:read*, if any */
-    double id;
-    int ref; /* registry reference keeping the object alive while open */
-};
-
-static lua_State *state;
-static uint64_t handler_errors;
-static struct event_base *loop_base;
-static struct lconn_handler *listen_handler;
 static int no_state_ref = LUA_NOREF; /* the shared env of a conn without state */
 
 static struct lconn_box *check_box(lua_State *L, int idx)
@@ -54,17 +26,11 @@ static struct lconn_box *check_box(lua_State *L, int idx)
     return lbox_check(L, idx, CONN_META, "connection");
 }
 
-/* The connection behind a box, or NULL (with why) when it is gone. */
-static struct conn *box_conn(const struct lconn_box *box, const char **why)
-{
-    return bibop_handle_get(&box->conn, BIBOP_KIND_CONN, why);
-}
-
 /* The live connection behind the object at idx; raises if it is closed. */
 static struct conn *check_conn(lua_State *L, int idx)
 {
     const char *why;
-    struct conn *conn = box_conn(check_box(L, idx), &why);
+    struct conn *conn = lconn_box_conn(check_box(L, idx), &why);
     if (!conn)
         luaL_error(L, "%s", why);
     return conn;
@@ -106,7 +72,7 @@ static int conn_write_l(lua_State *L)
 static int conn_close_l(lua_State *L)
 {
     const char *why;
-    struct conn *conn = box_conn(check_box(L, 1), &why);
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
     if (conn)
         conn_close(conn);
     return 0;
@@ -208,7 +174,8 @@ static int conn_tostring_l(lua_State *L)
 {
     const char *why;
     struct lconn_box *box = check_box(L, 1);
-    lua_pushfstring(L, "connection %d%s", (int)box->id, box_conn(box, &why) ? "" : " (closed)");
+    lua_pushfstring(L, "connection %d%s", (int)box->id,
+                    lconn_box_conn(box, &why) ? "" : " (closed)");
     return 1;
 }
 
@@ -221,7 +188,7 @@ static int read_frame(lua_State *L, const struct framing *f)
     const char *why, *data;
     size_t len, total;
     struct lconn_box *box = check_box(L, 1);
-    struct conn *conn = box_conn(box, &why);
+    struct conn *conn = lconn_box_conn(box, &why);
     if (!conn || !conn_is_open(conn))
         return push_failure(L, "closed");
     struct ltask *task = ltask_current(L);
@@ -283,142 +250,29 @@ static int conn_read_until_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},     {"close", conn_close_l},         {"pause", conn_pause_l},
-    {"resume", conn_resume_l},   {"peer", conn_peer_l},           {"framing", conn_framing_l},
-    {"pending", conn_pending_l}, {"read", conn_read_l},           {"read_line", conn_read_line_l},
-    {"read_until", conn_read_until_l}, {NULL, NULL},
+    {"write", conn_write_l},
+    {"close", conn_close_l},
+    {"pause", conn_pause_l},
+    {"resume", conn_resume_l},
+    {"peer", conn_peer_l},
+    {"framing", conn_framing_l},
+    {"pending", conn_pending_l},
+    {"read", conn_read_l},
+    {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l},
+    {NULL, NULL},
 };
-
-/* ---- callbacks from conn.c into the handler ---- */
-
-/* Calls handler callback ref with the conn object and nargs values above it.
- * Returns 0, or lcall's error code after logging the error. */
-static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
-{
-    lua_State *L = state;
-    if (ref == LUA_NOREF) {
-        lua_pop(L, nargs);
-        return 0;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
-    if (nargs > 0) {
-        lua_insert(L, -2 - nargs);
-        lua_insert(L, -2 - nargs);
-    }
-    int rc = lcall_timed(L, nargs + 1, box->handler->h.timeout, what);
-    if (rc == 0)
-        return 0;
-    handler_errors++;
-    log_error("connection %.0f: %s: %s", box->id, what, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return rc;
-}
-
-/* Why a connection whose handler raised is closed: LuaJIT's memory error
- * (the heap hit --memory-limit) and a missed deadline are told apart. */
-static const char *error_reason(int rc)
-{
-    return rc == LCALL_ERRMEM ? "out of memory" : rc == LCALL_DEADLINE ? "deadline" : "error";
-}
-
-static void start_serve(struct conn *conn, struct lconn_box *box);
-
-/* on_connect, then the serve task if there is one (accepted connections). */
-static void on_open_cb(struct conn *conn, void *ud)
-{
-    struct lconn_box *box = ud;
-    int rc = invoke(box, box->handler->h.on_connect, 0, "on_connect");
-    if (rc < 0)
-        conn_abort(conn, error_reason(rc));
-    else if (!box->handler->outbound && box->handler->h.serve != LUA_NOREF)
-        start_serve(conn, box);
-}
-
-/* Hands a frame to the task parked in conn:read*. A connection with no
- * on_data reads only while someone is reading. */
-static void wake_reader(struct conn *conn, struct lconn_box *box, const char *data, size_t len)
-{
-    struct ltask *reader = box->reader;
-    box->reader = NULL;
-    if (box->handler->h.on_data == LUA_NOREF)
-        conn_pause(conn);
-    lua_pushlstring(state, data, len);
-    ltask_wake(state, reader, 1);
-}
-
-static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud)
-{
-    struct lconn_box *box = ud;
-    if (box->reader)
-        return wake_reader(conn, box, data, len);
-    lua_pushlstring(state, data, len);
-    int rc = invoke(box, box->handler->h.on_data, 1, "on_data");
-    if (rc < 0)
-        conn_abort(conn, error_reason(rc));
-}
-
-static void on_drain_cb(struct conn *conn, void *ud)
-{
-    struct lconn_box *box = ud;
-    int rc = invoke(box, box->handler->h.on_drain, 0, "on_drain");
-    if (rc < 0)
-        conn_abort(conn, error_reason(rc));
-}
-
-static void free_handler(struct lconn_handler *handler)
-{
-    lhandler_unref(state, &handler->h);
-    conn_group_release(handler->group);
-    free(handler);
-}
-
-/* The connection is gone: a parked reader gets nil, "closed"; a serve task
- * busy elsewhere (sleeping, say) is stopped, as it has no one to serve. */
-static void end_readers(struct lconn_box *box)
-{
-    struct ltask *reader = box->reader, *serve = box->serve;
-    box->reader = box->serve = NULL;
-    if (serve)
-        ltask_set_owner(serve, NULL);
-    if (reader) {
-        lua_pushnil(state);
-        lua_pushliteral(state, "closed");
-        ltask_wake(state, reader, 2);
-    } else if (serve) {
-        ltask_stop(serve);
-    }
-}
-
-static void on_close_cb(struct conn *conn, const char *reason, void *ud)
-{
-    struct lconn_box *box = ud;
-    (void)conn;
-    if (box->resolving)
-        resolve_cancel(box->resolving);
-    end_readers(box);
-    lua_pushstring(state, reason);
-    /* The handler never saw a connection that failed its PROXY header. */
-    if (conn_awaits_proxy_header(conn))
-        lua_pop(state, 1);
-    else
-        invoke(box, box->handler->h.on_close, 1, "on_close");
-    luaL_unref(state, LUA_REGISTRYINDEX, box->ref);
-    if (box->handler->outbound)
-        free_handler(box->handler);
-}
-
-static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on_drain_cb,
-                                                      on_close_cb};
 
 /* ---- making connections ---- */
 
 /* Pushes a new Lua object for conn, kept alive until on_close. */
-static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_handler *handler)
+struct lconn_box *lconn_box_new(lua_State *L, struct conn *conn, struct lconn_handler *handler)
 {
     struct lconn_box *box = lua_newuserdata(L, sizeof *box);
-    *box = (struct lconn_box){.conn = bibop_handle_of(conn), .handler = handler,
-                              .id = (double)conn_id(conn), .ref = LUA_NOREF};
+    *box = (struct lconn_box){.conn = bibop_handle_of(conn),
+                              .handler = handler,
+                              .id = (double)conn_id(conn),
+                              .ref = LUA_NOREF};
     lbox_pushmetatable(L, CONN_META);
     lua_setmetatable(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, no_state_ref);
@@ -429,78 +283,11 @@ static struct lconn_box *new_box(lua_State *L, struct conn *conn, struct lconn_h
     return box;
 }
 
-static struct lconn_handler *new_handler(lua_State *L, int idx, int outbound, char *err,
-                                         size_t errlen)
-{
-    struct lconn_handler *handler = calloc(1, sizeof *handler);
-    if (!handler) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    handler->outbound = outbound;
-    if (lhandler_read(L, idx, &handler->h, err, errlen) < 0 ||
-        !(handler->group = conn_group_new(loop_base, &handler->h.config, &lconn_callbacks))) {
-        if (handler->group == NULL && !err[0])
-            snprintf(err, errlen, "out of memory");
-        lhandler_unref(L, &handler->h);
-        free(handler);
-        return NULL;
-    }
-    return handler;
-}
-
-/* The serve task ended: so does its connection (after its output). */
-static void serve_ended(struct ltask *task, const char *reason, void *ud)
-{
-    const char *why;
-    struct lconn_box *box = ud;
-    struct conn *conn = box_conn(box, &why);
-    (void)task;
-    box->serve = NULL;
-    if (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0)
-        handler_errors++;
-    if (conn && (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0))
-        conn_abort(conn, reason);
-    else if (conn)
-        conn_close(conn);
-}
-
-/* One coroutine task per connection runs serve(conn); the connection reads
- * only when the task asks (conn:read*), unless there is an on_data too. */
-static void start_serve(struct conn *conn, struct lconn_box *box)
-{
-    lua_State *L = state;
-    if (box->handler->h.on_data == LUA_NOREF)
-        conn_pause(conn);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, box->handler->h.serve);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
-    box->serve = ltask_go(L, 1);
-    lua_pop(L, 1);
-    ltask_set_owner(box->serve, box);
-    ltask_set_timeout(box->serve, box->handler->h.timeout);
-}
-
-void lconn_accept(int fd, int proxied)
-{
-    struct conn *conn = conn_new(listen_handler->group, fd, NULL);
-    if (!conn) {
-        log_error("accept: cannot register connection: out of memory");
-        close(fd);
-        return;
-    }
-    struct lconn_box *box = new_box(state, conn, listen_handler);
-    lua_pop(state, 1);
-    if (proxied)
-        conn_expect_proxy_header(conn); /* on_open_cb follows the header */
-    else
-        on_open_cb(conn, box);
-}
-
 static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *arg)
 {
     struct lconn_box *box = arg;
     const char *why;
-    struct conn *conn = box_conn(box, &why);
+    struct conn *conn = lconn_box_conn(box, &why);
     box->resolving = NULL;
     if (err)
         conn_abort(conn, err);
@@ -517,22 +304,22 @@ static int mw_connect(lua_State *L)
     char err[256] = "";
     luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port must be from 0 to 65535");
     luaL_checktype(L, 3, LUA_TTABLE);
-    struct lconn_handler *handler = new_handler(L, 3, 1, err, sizeof err);
+    struct lconn_handler *handler = lconn_handler_new(L, 3, 1, err, sizeof err);
     if (!handler)
         return luaL_argerror(L, 3, err);
     struct conn *conn = conn_connect(handler->group, NULL);
     if (!conn) {
-        free_handler(handler);
+        lconn_handler_free(handler);
         return luaL_error(L, "connect: out of memory");
     }
-    struct lconn_box *box = new_box(L, conn, handler);
-    box->resolving = resolve_start(loop_base, host, port, resolved, box);
+    struct lconn_box *box = lconn_box_new(L, conn, handler);
+    box->resolving = resolve_start(lconn_loop, host, port, resolved, box);
     return 1;
 }
 
 void lconn_register(lua_State *L)
 {
-    ltask_set_end_hook(serve_ended);
+    ltask_set_end_hook(lconn_serve_ended);
     lua_pushcfunction(L, mw_connect);
     lua_setfield(L, -2, "connect");
     if (!lbox_newmetatable(L, CONN_META, "connection"))
@@ -546,22 +333,5 @@ void lconn_register(lua_State *L)
     lua_pop(L, 1);
     lua_newtable(L);
     no_state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    state = L;
-}
-
-uint64_t lconn_handler_errors(void)
-{
-    return handler_errors;
-}
-
-void lconn_set_base(struct event_base *base)
-{
-    loop_base = base;
-}
-
-int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
-{
-    state = L;
-    listen_handler = new_handler(L, idx, 0, err, errlen);
-    return listen_handler ? 0 : -1;
+    lconn_state = L;
 }

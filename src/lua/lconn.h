@@ -1,6 +1,7 @@
 /* lconn: connections as Lua sees them (the conn object, mw.connect, and the
  * handler's connection callbacks). Validates, converts, calls conn.c; the
- * handler's callbacks are called from here through lcall. */
+ * handler's callbacks are called from here through lcall. Its rooms: lconn.c
+ * the conn object and mw.connect, lconn_dispatch.c the handler's callbacks. */
 #ifndef MW_LCONN_H
 #define MW_LCONN_H
 

@@ -4,6 +4,10 @@
  * lcall and lcall_resume. Also the C API other bindings use to park the
  * running coroutine task and wake it (conn:read in serve handlers).
  *
+ * Its rooms: ltask.c the bindings (mw.*, the task object); ltask_run.c
+ * callback and mailbox tasks and how any task ends; ltask_co.c coroutine
+ * tasks: go, sleep, receive, park, wake, resume. Values held in lslots.
+ *
  * Parking and waking, from a C function called by a coroutine task:
  *
  *     static int conn_read_l(lua_State *L) {
@@ -71,12 +75,5 @@ void ltask_set_owner(struct ltask *task, void *owner);
 void ltask_push(lua_State *L, struct ltask *task);
 /* The task object at idx, else an argument error ("task expected, got ..."). */
 struct ltask *ltask_check(lua_State *L, int idx);
-
-/* Slots: values held for C (callbacks, messages) in one table, lowest
- * free slot first, rebuilt smaller when a burst is over so its memory goes
- * back. put pops the top value and returns its slot (0 stands for nil). */
-int ltask_slot_put(lua_State *L);
-void ltask_slot_push(lua_State *L, int slot);
-void ltask_slot_free(lua_State *L, int slot);
 
 #endif

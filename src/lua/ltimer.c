@@ -1,3 +1,6 @@
+/* ltimer: the bindings of timers: mw.after, mw.every and the timer object.
+ * The callback and the object are held in lslots while the timer is
+ * pending; it fires from the loop through lcall. */
 #include "config.h"
 
 #include "ltimer.h"
@@ -5,7 +8,7 @@
 #include "lbox.h"
 #include "lcall.h"
 #include "log.h"
-#include "ltask.h"
+#include "lslots.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -42,8 +45,8 @@ static void settle(struct ltimer *b)
 {
     b->timer = NULL;
     pending--;
-    ltask_slot_free(main_L, b->fn_slot);
-    ltask_slot_free(main_L, b->self_slot);
+    lslots_free(main_L, b->fn_slot);
+    lslots_free(main_L, b->self_slot);
     b->fn_slot = b->self_slot = 0;
 }
 
@@ -53,8 +56,8 @@ static void on_fire(struct timer *timer, void *ud)
 {
     struct ltimer *b = ud;
     lua_State *L = main_L;
-    ltask_slot_push(L, b->fn_slot);
-    ltask_slot_push(L, b->self_slot);
+    lslots_push(L, b->fn_slot);
+    lslots_push(L, b->self_slot);
     if (!b->repeat)
         settle(b);
     if (lcall_timed(L, 1, -1, "a timer callback") == 0)
@@ -84,9 +87,9 @@ static int start(lua_State *L, int repeat)
         return luaL_error(L, "%s: %s", repeat ? "every" : "after", strerror(errno));
     pending++;
     lua_pushvalue(L, 2);
-    b->fn_slot = ltask_slot_put(L);
+    b->fn_slot = lslots_put(L);
     lua_pushvalue(L, -1);
-    b->self_slot = ltask_slot_put(L);
+    b->self_slot = lslots_put(L);
     return 1;
 }
 

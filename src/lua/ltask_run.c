@@ -1,0 +1,168 @@
+/* ltask_run: tasks run from the run queue and how every task ends. Callback
+ * tasks (mw.spawn) run once; a mailbox task's on_message runs per message;
+ * an ended task is stopped, its owner told, on_stop called, its slots freed. */
+#include "config.h"
+
+#include "lcall.h"
+#include "log.h"
+#include "lslots.h"
+#include "ltask_int.h"
+#include "task.h"
+#include "timer.h"
+
+#include <stdint.h>
+
+static const char *const reason_names[] = {"done", "stopped", "error", "deadline"};
+
+lua_State *ltask_state;
+struct ltask *ltask_active;
+static ltask_end_fn end_hook; /* told when a task with an owner ends */
+static size_t spawned;        /* callback tasks queued, not yet run */
+
+void ltask_log_failure(const char *what, unsigned id)
+{
+    lua_State *L = ltask_state;
+    if (id)
+        log_error("task %u: %s: %s", id, what, lua_tostring(L, -1));
+    else
+        log_error("%s: %s", what, lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+/* ---- callback tasks ---- */
+
+/* Pushes what mw.spawn stored: the function, or the function and its
+ * arguments unpacked from their table. */
+static void push_spawned(lua_State *L, int slot, int nargs)
+{
+    lslots_push(L, slot);
+    lslots_free(L, slot);
+    if (nargs == 0)
+        return;
+    int packed = lua_gettop(L);
+    for (int i = 1; i <= nargs + 1; i++)
+        lua_rawgeti(L, packed, i);
+    lua_remove(L, packed);
+}
+
+static void run_spawned(void *ud)
+{
+    uintptr_t word = (uintptr_t)ud;
+    int nargs = (int)(word & 0xff);
+    spawned--;
+    push_spawned(ltask_state, (int)(word >> 8), nargs);
+    if (lcall_timed(ltask_state, nargs, -1, "a spawned task") < 0)
+        ltask_log_failure("spawned task", 0);
+}
+
+int ltask_spawn(int slot, int nargs)
+{
+    if (task_spawn(run_spawned, (void *)(((uintptr_t)slot << 8) | (uintptr_t)nargs)) < 0)
+        return -1;
+    spawned++;
+    return 0;
+}
+
+int ltask_set_base(struct event_base *base)
+{
+    timer_set_base(base);
+    if (!base)
+        spawned = 0;
+    return task_set_base(base);
+}
+
+size_t ltask_count(void)
+{
+    return spawned + task_count();
+}
+
+/* ---- mailbox tasks ---- */
+
+void ltask_mailbox_ready(struct task *t, void *ud)
+{
+    struct ltask *b = ud;
+    lua_State *L = ltask_state;
+    uintptr_t msg;
+    if (!task_receive(t, &msg))
+        return;
+    lslots_push(L, b->self_slot);
+    lua_getfenv(L, -1);
+    lua_getfield(L, -1, "on_message");
+    lua_replace(L, -2);
+    lua_insert(L, -2);
+    lslots_push(L, (int)msg);
+    lslots_free(L, (int)msg);
+    ltask_active = b;
+    int rc = lcall_timed(L, 2, b->timeout_ms, "a task's on_message");
+    ltask_active = NULL;
+    if (rc < 0) {
+        ltask_log_failure("on_message", b->id);
+        ltask_end(b, rc == LCALL_DEADLINE ? REASON_DEADLINE : REASON_ERROR);
+    }
+}
+
+/* ---- ending tasks ---- */
+
+static void release(struct ltask *b)
+{
+    lslots_free(ltask_state, b->co_slot);
+    lslots_free(ltask_state, b->self_slot);
+    b->co_slot = b->self_slot = 0;
+}
+
+/* Messages are slots; they are given back before the mailbox goes. */
+static void drop_messages(struct ltask *b)
+{
+    uintptr_t msg;
+    while (task_receive(b->task, &msg))
+        lslots_free(ltask_state, (int)msg);
+}
+
+/* on_stop(self, reason) of a mailbox task, from the run queue. */
+static void run_on_stop(void *ud)
+{
+    struct ltask *b = ud;
+    lua_State *L = ltask_state;
+    lslots_push(L, b->self_slot);
+    lua_getfenv(L, -1);
+    lua_getfield(L, -1, "on_stop");
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_pushstring(L, reason_names[b->reason]);
+    if (!lua_isfunction(L, -3))
+        lua_pop(L, 3);
+    else if (lcall_timed(L, 2, b->timeout_ms, "a task's on_stop") < 0)
+        ltask_log_failure("on_stop", b->id);
+    release(b);
+}
+
+void ltask_end(struct ltask *b, enum reason reason)
+{
+    if (!b->task || b->dying)
+        return;
+    if (b == ltask_active && b->co) {
+        b->dying = 1;
+        return;
+    }
+    drop_messages(b);
+    task_stop(b->task);
+    b->task = NULL;
+    b->reason = (unsigned char)reason;
+    if (b->timer)
+        timer_cancel(b->timer);
+    b->timer = NULL;
+    if (b->owner && end_hook)
+        end_hook(b, reason_names[reason], b->owner);
+    if (b->co || task_spawn(run_on_stop, b) < 0)
+        release(b);
+}
+
+void ltask_stop(struct ltask *b)
+{
+    ltask_end(b, REASON_STOPPED);
+}
+
+void ltask_set_end_hook(ltask_end_fn fn)
+{
+    end_hook = fn;
+}
