@@ -65,11 +65,13 @@ static void overstayed(const char *what, int64_t late_ns)
 }
 
 /* The absolute deadline of entry seq, counting a relative one from when
- * the thread first saw the entry (now, if this is the first look). */
-static int64_t absolute(uint64_t seq, int64_t deadline, int64_t now)
+ * the thread first saw the entry. The clock is read again at first sight:
+ * the look's own time was read before seq, maybe before the entry was armed
+ * (the thread preempted in between), and counting from it would fire early. */
+static int64_t absolute(uint64_t seq, int64_t deadline)
 {
     if (atomic_load_explicit(&shared.seen_seq, memory_order_relaxed) != seq) {
-        atomic_store_explicit(&shared.seen_at, now, memory_order_relaxed);
+        atomic_store_explicit(&shared.seen_at, mono_ns(), memory_order_relaxed);
         atomic_store_explicit(&shared.seen_seq, seq, memory_order_release);
     }
     if (deadline > 0)
@@ -89,7 +91,7 @@ static void look(int64_t now, int64_t *wake)
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&shared.seq, memory_order_relaxed) != seq || deadline == 0)
         return;
-    deadline = absolute(seq, deadline, now);
+    deadline = absolute(seq, deadline);
     if (now < deadline) {
         if (deadline < *wake)
             *wake = deadline;
