@@ -14,7 +14,7 @@ closed_unanswered() {
     exec 3<>"/dev/tcp/127.0.0.1/$PORT"
     # shellcheck disable=SC2059
     printf "$1" >&3
-    closes_within 2000 3 && [ ! -s "$TMP/eof.data" ]
+    closes_silently_within 2000 3
     local status=$?
     exec 3>&-
     return $status

@@ -334,6 +334,11 @@ closes_within() {
     return 1
 }
 
+# closes_silently_within MS FD: closes_within MS FD, and nothing came before the end.
+closes_silently_within() {
+    closes_within "$1" "$2" && [ ! -s "$TMP/eof.data" ]
+}
+
 # unanswered_for SECONDS FD: nothing comes on FD for SECONDS and the
 # connection stays open: the read times out (not an end of file, not an error).
 unanswered_for() {
