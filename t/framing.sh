@@ -12,8 +12,7 @@ serve() {
 # keeps its side open is closed by the server within 2 s, with no answer.
 closed_unanswered() {
     exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-    # shellcheck disable=SC2059
-    printf "$1" >&3
+    send_at_once 3 "$1"
     closes_silently_within 2000 3
     local status=$?
     exec 3>&-

@@ -317,6 +317,15 @@ grew_at_most() {
     return 1
 }
 
+# send_at_once FD FORMAT: writes FORMAT (printf) on FD in one write; bash's
+# own printf writes line by line, and a server that closes after a line
+# resets a connection whose next lines came after it read.
+send_at_once() {
+    # shellcheck disable=SC2059
+    printf -- "$2" >"$TMP/send_at_once"
+    cat "$TMP/send_at_once" >&"$1"
+}
+
 # closes_within MS FD: the peer closes FD (an end of file, not a reset)
 # within MS milliseconds of now, the client keeping its side open; sets
 # EOF_MS to the time it took and keeps what came before the end in $TMP/eof.data.
