@@ -328,13 +328,15 @@ send_at_once() {
 
 # closes_within MS FD: the peer closes FD (an end of file, not a reset)
 # within MS milliseconds of now, the client keeping its side open; sets
-# EOF_MS to the time it took and keeps what came before the end in $TMP/eof.data.
+# EOF_MS to the time it took, EOF_AT to when it came (date +%s%N) and keeps
+# what came before the end in $TMP/eof.data.
 closes_within() {
     local started status
     started=$(date +%s%N)
     timeout "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" cat <&"$2" >"$TMP/eof.data" 2>"$TMP/eof.err"
     status=$?
-    EOF_MS=$((($(date +%s%N) - started) / 1000000))
+    EOF_AT=$(date +%s%N)
+    EOF_MS=$(((EOF_AT - started) / 1000000))
     case $status in
     0) echo "# end of file after $EOF_MS ms, $(wc -c <"$TMP/eof.data") bytes before it" && return 0 ;;
     124) echo "# no end of file within $1 ms" ;;
