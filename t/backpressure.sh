@@ -138,6 +138,7 @@ ok $? "not a byte is lost: read ($bytes_in), in the server's Recv-Q and the clie
 
 touch "$TMP/go"
 for _ in $(seq 600); do kill -0 "$client" 2>/dev/null || break; sleep 0.1; done
+kill "$client" 2>/dev/null # still running after 60 s: its status says so
 wait "$client"
 rc=$?
 sed 's/^/# client: /' "$TMP/client.err"
