@@ -178,7 +178,8 @@ try_start_server() {
     LOG="$TMP/$name.log"
     watch_log "$LOG"
     watch_log_file_option "$@"
-    "$MOONWIRE" "$@" 2>"$LOG" &
+    : >"$LOG"
+    "$MOONWIRE" "$@" 2>>"$LOG" &
     PID=$!
     server_pids="$server_pids $PID"
     for _ in $(seq 100); do
