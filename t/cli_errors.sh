@@ -2,7 +2,7 @@
 # Command-line errors and their exit codes (a bad --max-conns or
 # --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 43
+plan 42
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
 # one that serves instead of exiting is stopped after 20 s (status 124).

@@ -5,7 +5,7 @@
 # naming a v6 client is formatted the same way. Needs ::1 on loopback.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 13
+plan 12
 
 # v6_client PORT LINE: sends LINE from a socket on ::1 and prints
 # "PORT_OF_THE_CLIENT REPLY" (the reply read before closing, within 5 s).
