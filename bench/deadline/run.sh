@@ -121,4 +121,7 @@ taskset -c 1 python3 "$SRC/bench/deadline/late.py" "$PORT" "$RUNAWAYS" 20 || ech
 echo "deadline errors logged: $(grep -c 'deadline exceeded (20 ms)' "$WORK/srv.log") of $RUNAWAYS"
 stop
 # Deadline errors are this run's purpose; a death or a report is not.
-echo "worker deaths, sanitizer reports, Lua panics: $(grep -cE -- "$BENCH_DEATH|Sanitizer|runtime error|Lua panic" "$WORK/srv.log"); processes changed or exit not 0: $STOP_ERRORS"
+trouble=$(grep -cE -- "$BENCH_DEATH|Sanitizer|runtime error|Lua panic" "$WORK/srv.log")
+echo "worker deaths, sanitizer reports, Lua panics: $trouble; processes changed or exit not 0: $STOP_ERRORS"
+# Any of it, or an echo round with errors or without a figure, fails the run.
+[ "$voided" = 0 ] && [ "$trouble" = 0 ] && [ "$STOP_ERRORS" = 0 ]

@@ -192,3 +192,5 @@ steady=$(rate spawn_steady)
         elif [ "$M" -lt "$BIG" ]; then echo "no verdict (M below $BIG)"
         else awk -v s="$spawn" 'BEGIN { print (s >= 5000000 ? "**met**" : "missed") }'; fi)"
 } | tee -a "$OUT"
+# A failed run fails this run of the benchmark too (skipped for memory is no failure).
+! grep -q '| failed' "$OUT" && [ -f "$TMP/rates.ok" ]

@@ -137,3 +137,5 @@ echo
 echo "Commands (first round):"
 echo
 head -n 4 "$WORK/commands" | sed 's/^/    /'
+# A run with errors or without a figure fails this run of the benchmark too.
+! cat "$WORK"/*-[12] | awk '$3 > 0 || $2 == "nan" { bad = 1 } END { exit !bad }'
