@@ -25,12 +25,6 @@ trickle() {
     TRICKLE=$!
 }
 
-# accepted N: at least N connections to PORT are held by a worker (accepted,
-# not waiting in the listen queue).
-accepted() {
-    [ "$(ss -Htnp state established "( sport = :$PORT )" | grep -c 'users:')" -ge "$1" ]
-}
-
 # refused: a new connection to PORT is refused by the kernel (nothing
 # listens), not accepted nor left to time out.
 refused() {
@@ -38,12 +32,6 @@ refused() {
     grep -q "Connection refused" "$TMP/refused.err" && return 0
     sed 's/^/#   /' "$TMP/refused.err"
     return 1
-}
-
-# log_ms PATTERN: the log time (ms of the day) of the first line matching PATTERN.
-log_ms() {
-    grep -m1 -E -- "$1" "$LOG" | sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9]*\)\.\([0-9]*\)Z.*/\1 \2 \3 \4/p' |
-        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
 }
 
 # line_of PATTERN: the number of the first log line matching PATTERN (empty if none).

@@ -369,6 +369,13 @@ matches_come_to() {
         [ "$(grep -cE -- "$3" "$1")" -ge "$2" ] && return 0
         sleep 0.1
     done
-    echo "# $(grep -cE -- "$3" "$1") line(s) of $1 match '$3', $2 expected"
+    echo "# $(grep -cE -- "$3" "$1") line(s) of $1 match '$3', $2 expected:"
+    tail -n 20 "$1" | sed 's/^/#   /'
     return 1
+}
+
+# log_ms PATTERN: the log time (ms of the day) of the first line of $LOG matching PATTERN.
+log_ms() {
+    grep -m1 -E -- "$1" "$LOG" | sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9]*\)\.\([0-9]*\)Z.*/\1 \2 \3 \4/p' |
+        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
 }

@@ -20,17 +20,6 @@ return {
 }
 LUA
 
-# logged FILE REGEX: a line of FILE matches REGEX within 5 s (the access
-# line is written as the connection closes).
-logged() {
-    for _ in $(seq 50); do
-        grep -qE -- "$2" "$1" && return 0
-        sleep 0.1
-    done
-    echo "# /$2/ not found in $1:" && sed 's/^/#   /' "$1" | tail -20
-    return 1
-}
-
 # free_port: a port the kernel picks as free (bound, then released).
 free_port() {
     perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die;
@@ -58,15 +47,15 @@ start_server text -l 127.0.0.1:0 -l 127.0.0.1:0,proxy "$TMP/logger.lua"
 PROXIED=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$LOG" | sed -n 2p)
 exchange 'hello\n'
 check "text: an access line with peer, duration, bytes in and out, and reason" \
-    logged "$LOG" 'worker 0: access: conn=[0-9]+ peer=127\.0\.0\.1:[0-9]+ duration_ms=[0-9]+ bytes_in=6 bytes_out=6 reason="eof"$'
+    matches_come_to "$LOG" 1 'worker 0: access: conn=[0-9]+ peer=127\.0\.0\.1:[0-9]+ duration_ms=[0-9]+ bytes_in=6 bytes_out=6 reason="eof"$'
 exchange 'quit\n'
-check "text: a connection the handler closed says so" logged "$LOG" 'bytes_in=5 bytes_out=0 reason="closed"'
+check "text: a connection the handler closed says so" matches_come_to "$LOG" 1 'bytes_in=5 bytes_out=0 reason="closed"'
 PORT=$PROXIED exchange 'PROXY TCP4 192.0.2.1 192.0.2.2 4242 80\r\nhi\n'
 check "text: behind a proxy, the peer is the client the header named" \
-    logged "$LOG" 'peer=192.0.2.1:4242 duration_ms=[0-9]+ bytes_in=43 bytes_out=3 reason="eof"'
+    matches_come_to "$LOG" 1 'peer=192.0.2.1:4242 duration_ms=[0-9]+ bytes_in=43 bytes_out=3 reason="eof"'
 PORT=$PROXIED exchange 'nonsense\n'
 check "text: a rejected header's connection is logged with its reason" \
-    logged "$LOG" 'bytes_in=9 bytes_out=0 reason="bad PROXY header"'
+    matches_come_to "$LOG" 1 'bytes_in=9 bytes_out=0 reason="bad PROXY header"'
 stop_server
 
 # --log-level warn: nothing at info, so no "listening on" to read the port
@@ -96,9 +85,9 @@ LOG="$TMP/json.log"
 start_by_hand json --log-format json --log-file "$LOG" -l 127.0.0.1:0 "$TMP/logger.lua"
 wait_for grep -q '"msg":"listening on ' "$TMP/json.stderr"
 PORT=$(sed -n 's/.*"msg":"listening on 127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$TMP/json.stderr" | head -n 1)
-check "json: the server starts, with its log in the file" logged "$LOG" '"msg":"worker 0 started'
+check "json: the server starts, with its log in the file" matches_come_to "$LOG" 1 '"msg":"worker 0 started'
 exchange 'a\tb\n'
-check "json: the access line comes" logged "$LOG" '"msg":"access"'
+check "json: the access line comes" matches_come_to "$LOG" 1 '"msg":"access"'
 check "json: every line is a JSON object" bash -c "jq -e . '$LOG' >/dev/null"
 check "json: level, time, and worker (in a worker's lines)" \
     bash -c "jq -e 'select(.msg == \"access\") | .level == \"info\" and .worker == 0 and (.time | test(\"Z\$\"))' '$LOG' | grep -qx true"
@@ -112,10 +101,10 @@ mv "$LOG" "$LOG.1"
 watch_log "$LOG.1"
 kill -USR1 "$PID"
 # The master writes its line in the new file, then passes the signal on.
-logged "$LOG" '"msg":"User defined signal 1: log file reopened"'
+matches_come_to "$LOG" 1 '"msg":"User defined signal 1: log file reopened"'
 exchange 'after\n'
 check "SIGUSR1 reopens the log file; the worker's next access line is in the new one" \
-    logged "$LOG" '"msg":"access".*"bytes_in":6'
+    matches_come_to "$LOG" 1 '"msg":"access".*"bytes_in":6'
 check "... which is JSON too" bash -c "jq -e . '$LOG' >/dev/null"
 stop_server
 finish

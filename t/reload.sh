@@ -13,11 +13,6 @@ handler="$TMP/handler.lua"
 # version_of FD: the script version the worker behind FD runs.
 version_of() { ask "$1" version && echo "${REPLY% worker *}"; }
 
-# accepted N: at least N connections to PORT are held by a worker.
-accepted() {
-    [ "$(ss -Htnp state established "( sport = :$PORT )" | grep -c 'users:')" -ge "$1" ]
-}
-
 # reloads_done N: N reloads have started their new workers.
 reloads_done() { [ "$(grep -c 'reload: 2 new worker(s) serve' "$LOG")" -ge "$1" ]; }
 
