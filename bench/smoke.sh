@@ -1,11 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # smoke: a short run of the load generator against examples/echo.lua, every
 # echoed byte checked (TAP). Not a benchmark: it only shows that the harness
-# and the server agree on every byte. Needs MOONWIRE and MW_SRCDIR; LOADGEN
-# defaults to the one built beside MOONWIRE.
+# and the server agree on every byte, that bench/'s wait for a serving worker
+# works, and that the server stopped cleanly with nothing in its log that
+# would void a benchmark run. Needs MOONWIRE and MW_SRCDIR; LOADGEN defaults
+# to the one built beside MOONWIRE.
 : "${MOONWIRE:?MOONWIRE must name the moonwire binary}"
 : "${MW_SRCDIR:?MW_SRCDIR must name the source directory}"
 LOADGEN=${LOADGEN:-$(dirname "$MOONWIRE")/bench/loadgen/loadgen}
+. "$MW_SRCDIR/bench/lib/serving.sh"
 
 tmp=$(mktemp -d) || exit 1
 pid=
@@ -44,11 +47,21 @@ result() { # result KEY: a field of the loadgen's RESULT line
     sed -n "s/^RESULT .*[ ]$1=\([^ ]*\).*/\1/p" "$tmp/out"
 }
 
-echo "1..6"
+# Prints the log's lines that would void a benchmark run (serving.sh) and
+# succeeds when there are none.
+log_clean() {
+    bad=$(grep -E -- "$BENCH_DEATH|$BENCH_REPORT" "$tmp/err")
+    [ -z "$bad" ] || { echo "$bad" | sed 's/^/# /'; return 1; }
+}
+
+echo "1..9"
+: >"$tmp/err"
 "$MOONWIRE" -l 127.0.0.1:0 "$MW_SRCDIR/examples/echo.lua" 2>"$tmp/err" &
 pid=$!
 check "moonwire announces its port" wait_port
 [ -n "$port" ] || { cat "$tmp/err" >&2; exit 1; }
+check "its worker serves: a probe line is echoed and the worker logs its access line" \
+    bench_serving echo "$port" "$tmp/err" 1
 
 timeout 60 "$LOADGEN" -c 20 -d 4 -s 64 -w 0.2 -t 1.5 --timeout 10 "127.0.0.1:$port" \
     >"$tmp/out" 2>"$tmp/lgerr"
@@ -67,5 +80,10 @@ lgrc=$?
 check "the checker notices replies that differ" test "$lgrc" -eq 1 -a "$(result mismatches)" -gt 0
 
 kill -TERM "$pid"
+timeout 15 tail --pid="$pid" -f /dev/null
+kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
 wait "$pid"
+rc=$?
 pid=
+check "moonwire exits 0 on SIGTERM" test "$rc" -eq 0
+check "its log shows no worker death, sanitizer report, Lua panic or error" log_clean

@@ -3,7 +3,7 @@
 # rooms as mailbox tasks, broadcast to the room only, /who, /rooms, /quit,
 # a client that vanishes.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 22
+plan 23
 
 start_server chat -l 127.0.0.1:0 "$EXAMPLES/chat.lua" || finish
 
@@ -38,12 +38,13 @@ echo "/nick bob" >&4
 check "the room sees a rename" seen alice " is now bob"
 echo "hello everyone" >&4
 check "a line is broadcast to the room" seen alice "[lobby] bob: hello everyone"
-sleep 0.2
-check "... but not echoed to the sender" unseen bob "[lobby] bob: hello everyone"
 echo "/nick alice" >&4
 check "a nick in use is refused" seen bob "error: nick alice is taken"
 echo "/who" >&4
 check "/who lists the room" seen bob "in #lobby: alice bob"
+# The room answers /who after the line bob said before it: an echo would be
+# in bob's output by now.
+check "the line bob said was not echoed to him" unseen bob "[lobby] bob: hello everyone"
 echo "/nick no spaces" >&4
 check "a bad nick is refused" seen bob "error: a nick is 1 to 32"
 
@@ -51,6 +52,10 @@ echo "/join rust" >&3
 check "/join moves to a new room" seen alice "joined #rust: alice"
 check "the old room sees the leaving" seen bob "* alice left #lobby"
 echo "lobby only" >&4
+echo "/who" >&4
+# The lobby answers this /who after "lobby only": were alice sent that line, it
+# would come before anything the test waits for in her output from now on.
+check "the old room's /who no longer lists who left" seen bob "in #lobby: bob"
 connect carol 5
 echo "/nick carol" >&5
 echo "/join #rust" >&5
@@ -63,8 +68,11 @@ check "/rooms lists rooms and counts" seen carol "rooms: #lobby (1) #rust (2)"
 echo "/bogus" >&5
 check "an unknown command is an error" seen carol "error: unknown command /bogus"
 
+bob_id=$(sed -n 's/.*welcome to moonwire chat, guest\([0-9]*\)\..*/\1/p' "$TMP/bob.out")
 exec 4>&- # bob vanishes
-sleep 0.3
+# His access line is written as his connection closes, just before its
+# on_close leaves the room; alice's next line is read after that.
+comes_to "$LOG" "access: conn=$bob_id "
 echo "/rooms" >&3
 check "an emptied room goes away" seen alice "rooms: #rust (2)"
 echo "/quit" >&5

@@ -34,15 +34,54 @@ static void start(long timeout, long grace)
     ck_assert_int_eq(deadline_start(timeout, grace, count_fire, NULL, err, sizeof err), 0);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits (5 s at most) until the thread has fired n times; the count then. */
+static int wait_fired(int n)
+{
+    long long until = now_ms() + 5000;
+    while (atomic_load(&fired) < n && now_ms() < until)
+        sleep_ms(1);
+    return atomic_load(&fired);
+}
+
+/* Waits (5 s at most) until the thread has watched the running entry, armed
+ * with a deadline of far_ms, for ms: it counts a relative deadline from its
+ * first look, so this proves it went on looking (and firing, if it would)
+ * that long after what came before; a sleep on a busy machine proves nothing. */
+static void watched_for(long far_ms, long ms)
+{
+    long long until = now_ms() + 5000;
+    while (deadline_remaining_ms() > far_ms - ms && now_ms() < until)
+        sleep_ms(1);
+    ck_assert_int_le(deadline_remaining_ms(), far_ms - ms);
+}
+
 START_TEST(test_entry_that_returns_in_time_never_fires)
 {
     start(20, 0);
+    int held = 0; /* entries a busy machine held past their 20 ms: they may fire */
     for (int i = 0; i < 1000; i++) {
+        long long armed = now_ms();
         deadline_arm(-1, "test");
-        ck_assert_int_eq(deadline_disarm(), 0);
+        int flags = deadline_disarm();
+        if (now_ms() - armed >= 20)
+            held++;
+        else
+            ck_assert_int_eq(flags, 0);
     }
-    sleep_ms(60);
-    ck_assert_int_eq(atomic_load(&fired), 0);
+    /* A fire that came late for any of them would come while the thread
+     * looks on at the next entry, which has a deadline too far to fire. */
+    deadline_arm(10000, "far");
+    watched_for(10000, 60);
+    ck_assert_int_eq(deadline_disarm(), 0);
+    if (held == 0)
+        ck_assert_int_eq(atomic_load(&fired), 0);
     deadline_stop();
 }
 END_TEST
@@ -51,14 +90,18 @@ START_TEST(test_entry_past_its_deadline_fires_until_it_returns)
 {
     start(20, 0);
     deadline_arm(-1, "test");
-    sleep_ms(100);
-    ck_assert_int_ge(atomic_load(&fired), 2); /* again at each tick while expired */
+    ck_assert_int_ge(wait_fired(2), 2); /* again at each tick while expired */
     ck_assert_int_eq(deadline_expired(), 1);
     ck_assert_int_eq(deadline_disarm() & DEADLINE_FIRED, DEADLINE_FIRED);
     ck_assert_int_eq(deadline_expired(), 0);
+    /* Once the thread has seen the next entry it is done with this one:
+     * from then on, 30 ms of its looks bring no fire. */
+    deadline_arm(10000, "next");
+    watched_for(10000, 1);
     int after = atomic_load(&fired);
-    sleep_ms(30);
+    watched_for(10000, 31);
     ck_assert_int_eq(atomic_load(&fired), after);
+    ck_assert_int_eq(deadline_disarm(), 0);
     deadline_stop();
 }
 END_TEST
@@ -89,8 +132,7 @@ START_TEST(test_set_changes_the_running_entry_only)
     long left = deadline_remaining_ms();
     ck_assert(left > 900 && left <= 1000);
     ck_assert_int_eq(deadline_set(10), 0);
-    sleep_ms(50);
-    ck_assert_int_ge(atomic_load(&fired), 1);
+    ck_assert_int_ge(wait_fired(1), 1);
     deadline_disarm();
     deadline_arm(-1, "next");
     ck_assert_int_eq(deadline_remaining_ms(), -1);

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "options.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static struct options o;
@@ -177,12 +178,84 @@ START_TEST(test_pid_file_user_and_log_file)
 }
 END_TEST
 
+START_TEST(test_max_conns_whole_number_1_to_10_million)
+{
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.max_conns, 0); /* no limit */
+    ck_assert_int_eq(PARSE("--max-conns", "1", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.max_conns, 1);
+    ck_assert_int_eq(PARSE("--max-conns=10000000", "x.lua"), OPTIONS_RUN);
+    ck_assert_int_eq(o.max_conns, 10000000);
+}
+END_TEST
+
+START_TEST(test_bad_max_conns_is_usage_error)
+{
+    /* Zero, negative, past the bound, past a long (overflow), a suffix
+     * (sizes take one, counts do not), not a number, empty. */
+    const char *bad[] = {"0", "-1", "10000001", "99999999999999999999", "1K", "5x", "abc", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char want[128];
+        ck_assert_int_eq(PARSE("--max-conns", (char *)bad[i], "x.lua"), OPTIONS_USAGE);
+        snprintf(want, sizeof want, "invalid --max-conns '%s' (expected 1 to 10000000)", bad[i]);
+        ck_assert_str_eq(err, want);
+        ck_assert_int_eq(o.max_conns, 0);
+    }
+}
+END_TEST
+
+START_TEST(test_memory_limit_bytes_or_k_m_g)
+{
+    static const struct {
+        const char *arg;
+        size_t bytes;
+    } good[] = {
+        {"1", 1},
+        {"4096", 4096},
+        {"64K", 65536},
+        {"64k", 65536},
+        {"64M", 67108864},
+        {"64m", 67108864},
+        {"1G", 1073741824},
+        {"2g", 2147483648u},
+        {"1.5K", 1536},
+        {"0.5M", 524288}, /* the size counts, not the number before its suffix */
+        {"900000G", (size_t)900000 * 1073741824},
+    };
+    ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
+    ck_assert_uint_eq(o.memory_limit, 0); /* no limit */
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(PARSE("--memory-limit", (char *)good[i].arg, "x.lua") == OPTIONS_RUN,
+                      "--memory-limit %s refused: %s", good[i].arg, err);
+        ck_assert_uint_eq(o.memory_limit, good[i].bytes);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_memory_limit_is_usage_error)
+{
+    /* Zero, under a byte, negative, an unknown or doubled suffix, a unit
+     * word, a space, no number, overflow (of a double, and past 1e15 bytes). */
+    const char *bad[] = {"0",    "0K",   "0.5",  "-1",   "-64M", "64MB", "10T", "1KK",
+                         "64 M", "M",    "",     "abc",  "nan",  "inf",  "1e400",
+                         "1000000G",     "99999999999G"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char want[128];
+        ck_assert_msg(PARSE("--memory-limit", (char *)bad[i], "x.lua") == OPTIONS_USAGE,
+                      "--memory-limit '%s' accepted", bad[i]);
+        snprintf(want, sizeof want, "invalid --memory-limit '%s' (expected e.g. 64M)", bad[i]);
+        ck_assert_str_eq(err, want);
+    }
+}
+END_TEST
+
 START_TEST(test_usage_names_every_option)
 {
     const char *u = options_usage();
     const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help",
                            "--workers", "--shutdown-timeout", "--pid-file", "--user",
-                           "--log-file", "--timeout", "--grace"};
+                           "--log-file", "--timeout", "--grace", "--max-conns",
+                           "--memory-limit"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_ptr_nonnull(strstr(u, names[i]));
 }
@@ -208,6 +281,10 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_timeout_and_grace_in_ms_zero_is_off);
     tcase_add_test(tc, test_usage_names_every_option);
     tcase_add_test(tc, test_log_format_text_or_json);
+    tcase_add_test(tc, test_max_conns_whole_number_1_to_10_million);
+    tcase_add_test(tc, test_bad_max_conns_is_usage_error);
+    tcase_add_test(tc, test_memory_limit_bytes_or_k_m_g);
+    tcase_add_test(tc, test_bad_memory_limit_is_usage_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,13 +1,15 @@
 #!/bin/sh
-# Command-line errors and their exit codes, and --check.
+# Command-line errors and their exit codes (a bad --max-conns or
+# --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 28
+plan 42
 
-# run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err.
+# run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
+# one that serves instead of exiting is stopped after 20 s (status 124).
 run() {
     expected=$1
     shift
-    "$MOONWIRE" "$@" >"$TMP/out" 2>"$TMP/err"
+    timeout 20 "$MOONWIRE" "$@" >"$TMP/out" 2>"$TMP/err"
     status=$?
     [ "$status" -eq "$expected" ] && return 0
     echo "# moonwire $*: exit $status, expected $expected" && sed 's/^/#   /' "$TMP/err"
@@ -47,6 +49,22 @@ check "and line numbers count it" contains "$TMP/err" "shebang.lua:4: cannot sta
 check "script not returning a table exits 1" run 1 "$SCRIPTS/returns_number.lua"
 check "handler field of the wrong type exits 1" run 1 "$SCRIPTS/bad_handler_field.lua"
 check "wrong field is named" contains "$TMP/err" "handler field 'on_data' must be a function"
+check "--max-conns 0 exits 2" run 2 --max-conns 0 --check "$EXAMPLES/echo.lua"
+check "... naming the value" contains "$TMP/err" "moonwire: invalid --max-conns '0' (expected 1 "
+check "... with usage" contains "$TMP/err" "usage: moonwire"
+check "--max-conns past a long (overflow) exits 2" run 2 --max-conns 99999999999999999999 --check "$EXAMPLES/echo.lua"
+check "... naming the value" contains "$TMP/err" "invalid --max-conns '99999999999999999999'"
+check "--max-conns with a suffix exits 2 (a count takes none)" run 2 --max-conns 1K --check "$EXAMPLES/echo.lua"
+check "--memory-limit 64MB exits 2" run 2 --memory-limit 64MB --check "$EXAMPLES/echo.lua"
+check "... naming the value and the form expected" \
+    contains "$TMP/err" "moonwire: invalid --memory-limit '64MB' (expected e.g. 64M)"
+check "--memory-limit 0 exits 2" run 2 --memory-limit 0 --check "$EXAMPLES/echo.lua"
+check "--memory-limit past 1e15 bytes exits 2" run 2 --memory-limit 99999999999G --check "$EXAMPLES/echo.lua"
+check "--memory-limit 64M, 512k, 1G and --max-conns 100 are taken" \
+    run 0 --memory-limit 64M --memory-limit 512k --memory-limit 1G --max-conns 100 --check "$EXAMPLES/echo.lua"
+check "an unknown --user exits 1" run 1 -l 127.0.0.1:0 --user no_such_user_mw "$EXAMPLES/echo.lua"
+check "... saying so" contains "$TMP/err" "--user no_such_user_mw: no such user"
+check "... before binding anything" bash -c "! grep -q 'listening on' '$TMP/err'"
 check "--check of a good script exits 0" run 0 --check "$EXAMPLES/echo.lua"
 check "--check of a broken script exits 1" run 1 --check "$SCRIPTS/syntax_error.lua"
 finish

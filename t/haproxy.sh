@@ -4,7 +4,8 @@
 # client's address, one stopped gracefully loses no request, and once
 # started again it serves again.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 9
+. "$MW_SRCDIR/t/workers_helpers.sh"
+plan 11
 
 # free_port: a port nobody listens on now (the kernel's pick, released).
 free_port() {
@@ -69,9 +70,13 @@ start_haproxy() {
 
 P1=$(free_port) P2=$(free_port)
 instance 1 "$P1" && instance 2 "$P2"
-for _ in 1 2 3; do start_haproxy && break; done
+started=1
+for _ in 1 2 3; do start_haproxy && { started=0; break; }; done
+ok $started "HAProxy listens in front of both instances (port $FRONT)"
 server_pids="$server_pids $HAPROXY"
-sleep 0.5
+# checked: a health check (a PROXY v2 LOCAL header, 16 bytes) came to each.
+checked() { grep -q 'bytes_in=16 ' "$LOG1" && grep -q 'bytes_in=16 ' "$LOG2"; }
+check "HAProxy's health checks reach both instances" wait_for checked
 
 : >"$TMP/replies"
 for i in $(seq 10); do request "warmup $i"; done

@@ -178,7 +178,8 @@ try_start_server() {
     LOG="$TMP/$name.log"
     watch_log "$LOG"
     watch_log_file_option "$@"
-    "$MOONWIRE" "$@" 2>"$LOG" &
+    : >"$LOG"
+    "$MOONWIRE" "$@" 2>>"$LOG" &
     PID=$!
     server_pids="$server_pids $PID"
     for _ in $(seq 100); do
@@ -283,4 +284,98 @@ finish() {
     ok $? "servers started, and their logs show no unexpected worker death, sanitizer report or Lua panic ($(echo $server_logs | wc -w) logs)"
     [ "$tap_failed" -eq 0 ]
     exit $?
+}
+
+# ---- helpers for precise checks ----
+
+# is_number TEXT: TEXT is a whole number (not empty, digits only).
+is_number() {
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+}
+
+# alive PID: process PID runs (it exists and is not a zombie).
+alive() {
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/${1:-none}/status" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# still_worker PID: PID is still $LOG's latest worker 0 and runs; a worker
+# that died is replaced by the master, which itself lives on.
+still_worker() {
+    local latest
+    latest=$(sed -n 's/.*worker 0 started (pid \([0-9]*\)).*/\1/p' "$LOG" | tail -n 1)
+    is_number "$1" && [ "$latest" = "$1" ] && alive "$1" && return 0
+    echo "# worker 0 was pid ${1:-unknown}, is now pid ${latest:-unknown} ($(alive "$latest" && echo running || echo gone))"
+    return 1
+}
+
+# grew_at_most MAX BEFORE AFTER: AFTER exceeds BEFORE by at most MAX; a
+# figure that is not a number (it could not be read) fails.
+grew_at_most() {
+    is_number "$2" && is_number "$3" && [ $(($3 - $2)) -le "$1" ] && return 0
+    echo "# before: '${2}', after: '${3}', allowed growth $1"
+    return 1
+}
+
+# send_at_once FD FORMAT: writes FORMAT (printf) on FD in one write; bash's
+# own printf writes line by line, and a server that closes after a line
+# resets a connection whose next lines came after it read.
+send_at_once() {
+    # shellcheck disable=SC2059
+    printf -- "$2" >"$TMP/send_at_once"
+    cat "$TMP/send_at_once" >&"$1"
+}
+
+# closes_within MS FD: the peer closes FD (an end of file, not a reset)
+# within MS milliseconds of now, the client keeping its side open; sets
+# EOF_MS to the time it took, EOF_AT to when it came (date +%s%N) and keeps
+# what came before the end in $TMP/eof.data.
+closes_within() {
+    local started status
+    started=$(date +%s%N)
+    timeout "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" cat <&"$2" >"$TMP/eof.data" 2>"$TMP/eof.err"
+    status=$?
+    EOF_AT=$(date +%s%N)
+    EOF_MS=$(((EOF_AT - started) / 1000000))
+    case $status in
+    0) echo "# end of file after $EOF_MS ms, $(wc -c <"$TMP/eof.data") bytes before it" && return 0 ;;
+    124) echo "# no end of file within $1 ms" ;;
+    *) echo "# the read failed after $EOF_MS ms: $(cat "$TMP/eof.err")" ;;
+    esac
+    return 1
+}
+
+# closes_silently_within MS FD: closes_within MS FD, and nothing came before the end.
+closes_silently_within() {
+    closes_within "$1" "$2" && [ ! -s "$TMP/eof.data" ]
+}
+
+# unanswered_for SECONDS FD: nothing comes on FD for SECONDS and the
+# connection stays open: the read times out (not an end of file, not an error).
+unanswered_for() {
+    local line status
+    read -r -t "$1" line <&"$2"
+    status=$?
+    [ "$status" -gt 128 ] && [ -z "$line" ] && return 0
+    echo "# the read ended with status $status, line '$line'"
+    return 1
+}
+
+# matches_come_to FILE N REGEX: FILE has at least N lines matching REGEX
+# (grep -E) within 5 s.
+matches_come_to() {
+    for _ in $(seq 50); do
+        [ "$(grep -cE -- "$3" "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "# $(grep -cE -- "$3" "$1") line(s) of $1 match '$3', $2 expected:"
+    tail -n 20 "$1" | sed 's/^/#   /'
+    return 1
+}
+
+# log_ms PATTERN: the log time (ms of the day) of the first line of $LOG matching PATTERN.
+log_ms() {
+    grep -m1 -E -- "$1" "$LOG" | sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9]*\)\.\([0-9]*\)Z.*/\1 \2 \3 \4/p' |
+        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
 }

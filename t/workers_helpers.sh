@@ -39,3 +39,9 @@ at_eof() {
 whoami_once() {
     socat -T 2 - "${1:-TCP:127.0.0.1:$PORT}" </dev/null 2>/dev/null | head -n 1
 }
+
+# accepted N: at least N connections to PORT are held by a worker (accepted,
+# not waiting in the listen queue).
+accepted() {
+    [ "$(ss -Htnp state established "( sport = :$PORT )" | grep -c 'users:')" -ge "$1" ]
+}

@@ -2,12 +2,16 @@
 # line each, in $BENCH_WORK/runs.tsv), their medians and ranges, and
 # RESULTS.md. Needs BENCH_WORK.
 
-# Records the RESULT fields of one loadgen output file.
+# Records the RESULT fields of one loadgen output file. A field that is
+# missing, or -1 (the load generator's "no figure", e.g. when it lost the
+# server's processes), is recorded as nan: no figure, which no median,
+# ratio or target takes for a number.
 res_record() { # res_record KIND KEY SERVER ROUND OUTFILE METRIC...
     local kind=$1 key=$2 srv=$3 round=$4 out=$5 m v
     shift 5
     for m in "$@"; do
         v=$(bench_field "$out" "$m")
+        case $v in -1 | -1.0*) v=nan ;; esac
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$key" "$srv" "$round" "$m" "${v:-nan}" \
             >>"$BENCH_WORK/runs.tsv"
     done
@@ -48,12 +52,24 @@ res_get() { # res_get KIND KEY SERVER METRIC FIELD
     echo "${RES_STAT["$1|$2|$3|$4|$5"]:-}"
 }
 
-# Mismatched bytes plus errors over every run of KIND KEY SERVER.
+# Mismatched bytes plus errors over every run of KIND KEY SERVER: the load
+# generator's (failed connections, a run that ended without figures) and the
+# run's own (the load generator failed, the server's processes changed, its
+# log showed a worker's death, a sanitizer report, a Lua panic or an error).
 res_bad() { # res_bad KIND KEY SERVER
-    local a b
+    local a b c
     a=$(res_get "$1" "$2" "$3" mismatches sum)
     b=$(res_get "$1" "$2" "$3" errors sum)
-    echo $(( ${a%.*}0 / 10 + ${b%.*}0 / 10 ))
+    c=$(res_get "$1" "$2" "$3" run_errors sum)
+    echo $(( ${a%.*}0 / 10 + ${b%.*}0 / 10 + ${c%.*}0 / 10 ))
+}
+
+# The server's process count over the runs: "2", or "1–2" when it varied.
+res_procs() { # res_procs KIND KEY SERVER
+    local lo hi
+    lo=$(res_get "$1" "$2" "$3" procs min)
+    hi=$(res_get "$1" "$2" "$3" procs max)
+    if [ -z "$lo" ]; then echo "–"; elif [ "$lo" = "$hi" ]; then echo "$lo"; else echo "$lo–$hi"; fi
 }
 
 res_fmt() { # res_fmt PRINTF-FORMAT VALUE: "–" when there is no value
@@ -82,12 +98,12 @@ res_echo_table() { # res_echo_table KEY TITLE SERVERS...
     local key=$1 title=$2 s bad
     shift 2
     printf '\n### %s\n\n' "$title"
-    echo "| server | req/s, median (min–max) | p50 µs | p99 µs | p999 µs | server CPU ns/message, median (min–max) | moonwire ÷ server, CPU/message | moonwire ÷ server, req/s | loadgen CPU | bad bytes + errors |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| server | req/s, median (min–max) | p50 µs | p99 µs | p999 µs | server CPU ns/message, median (min–max) | moonwire ÷ server, CPU/message | moonwire ÷ server, req/s | loadgen CPU | server processes | bad bytes + errors |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for s in "$@"; do
         [ -n "$(res_get echo "$key" "$s" errors n)" ] || continue
         bad=$(res_bad echo "$key" "$s")
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
             "$(res_range echo "$key" "$s" rps %.0f)" \
             "$(res_fmt %.0f "$(res_get echo "$key" "$s" p50_us med)")" \
             "$(res_fmt %.0f "$(res_get echo "$key" "$s" p99_us med)")" \
@@ -95,7 +111,8 @@ res_echo_table() { # res_echo_table KEY TITLE SERVERS...
             "$(res_range echo "$key" "$s" srv_ns_per_msg %.0f)" \
             "$(res_ratio echo "$key" "$s" srv_ns_per_msg)" \
             "$(res_ratio echo "$key" "$s" rps)" \
-            "$(res_fmt %.0f%% "$(res_get echo "$key" "$s" lg_cpu_pct med)")" "$bad"
+            "$(res_fmt %.0f%% "$(res_get echo "$key" "$s" lg_cpu_pct med)")" \
+            "$(res_procs echo "$key" "$s")" "$bad"
     done
 }
 
@@ -103,26 +120,51 @@ res_idle_table() { # res_idle_table N SERVERS...
     local n=$1 s
     shift
     printf '\n### %s idle connections\n\n' "$n"
-    echo "| server | bytes per connection, median (min–max) | RSS before → after, kB (median) | moonwire ÷ server | bad bytes + errors |"
-    echo "|---|---|---|---|---|"
+    echo "| server | bytes per connection, median (min–max) | RSS before → after, kB (median) | moonwire ÷ server | server processes | bad bytes + errors |"
+    echo "|---|---|---|---|---|---|"
     for s in "$@"; do
         [ -n "$(res_get idle "$n" "$s" errors n)" ] || continue
-        printf '| %s | %s | %s → %s | %s | %s |\n' "$s" \
+        printf '| %s | %s | %s → %s | %s | %s | %s |\n' "$s" \
             "$(res_range idle "$n" "$s" bytes_per_conn %.0f)" \
             "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss0_kb med)")" \
             "$(res_fmt %.0f "$(res_get idle "$n" "$s" rss1_kb med)")" \
             "$(res_ratio idle "$n" "$s" bytes_per_conn)" \
-            "$(res_bad idle "$n" "$s")"
+            "$(res_procs idle "$n" "$s")" "$(res_bad idle "$n" "$s")"
     done
 }
 
-# "yes"/"no" for moonwire's median against a peer's times a factor.
+# Why the runs of KIND KEY for the SERVERs cannot be judged on METRIC, or
+# nothing when they can: every run clean (no bad bytes, no errors of any
+# kind) and a figure from every run.
+res_unjudged() { # res_unjudged KIND KEY METRIC SERVER...
+    local kind=$1 key=$2 metric=$3 s runs figs bad why=
+    shift 3
+    for s in "$@"; do
+        runs=$(res_get "$kind" "$key" "$s" errors n)
+        figs=$(res_get "$kind" "$key" "$s" "$metric" n)
+        bad=$(res_bad "$kind" "$key" "$s")
+        if [ -z "$runs" ]; then
+            why="$why; no $s run"
+        elif [ "$bad" -gt 0 ]; then
+            why="$why; $s: $bad bad bytes + errors"
+        elif [ "${figs:-0}" -lt "$runs" ]; then
+            why="$why; $s: no figure in $((runs - ${figs:-0})) of $runs runs"
+        fi
+    done
+    echo "${why#; }"
+}
+
+# The verdict on moonwire's median against a peer's times a factor:
+# "**yes** (0.87×)" or "no (1.20×)" when res_unjudged finds nothing to say,
+# else "no verdict (why)": a run with errors or without a figure is never a yes.
 res_target() { # res_target KIND KEY PEER METRIC FACTOR OP
-    local a b
+    local a b why
+    why=$(res_unjudged "$1" "$2" "$4" moonwire "$3")
+    [ -z "$why" ] || { echo "no verdict ($why)"; return; }
     a=$(res_get "$1" "$2" moonwire "$4" med)
     b=$(res_get "$1" "$2" "$3" "$4" med)
-    [ -n "$a" ] && [ -n "$b" ] || { echo "–"; return; }
     awk -v a="$a" -v b="$b" -v f="$5" -v op="$6" 'BEGIN {
+        if (b <= 0) { print "no verdict (no positive figure for the peer)"; exit }
         ok = op == "<" ? a < b * f : a <= b * f
         printf "%s (%.2f×)", ok ? "**yes**" : "no", a / b }'
 }
@@ -130,7 +172,7 @@ res_target() { # res_target KIND KEY PEER METRIC FACTOR OP
 res_targets() { # res_targets ECHO-KEYS -- IDLE-SIZES
     echo "| measurement | CPU/message ≤ echo_bev | ≤ 1.15 × echo_direct | < node |"
     echo "|---|---|---|---|"
-    local k
+    local k b why
     while [ "$1" != -- ]; do
         k=$1
         shift
@@ -144,9 +186,10 @@ res_targets() { # res_targets ECHO-KEYS -- IDLE-SIZES
     echo "| idle connections | moonwire bytes per connection | ≤ 512 B |"
     echo "|---|---|---|"
     for k in "$@"; do
-        local b
         b=$(res_get idle "$k" moonwire bytes_per_conn med)
+        why=$(res_unjudged idle "$k" bytes_per_conn moonwire)
         printf '| %s | %s | %s |\n' "$k" "$(res_fmt %.0f "$b")" \
-            "$([ -z "$b" ] && echo – || awk -v b="$b" 'BEGIN { print b <= 512 ? "**yes**" : "no" }')"
+            "$([ -n "$why" ] && echo "no verdict ($why)" ||
+                awk -v b="$b" 'BEGIN { print b <= 512 ? "**yes**" : "no" }')"
     done
 }

@@ -1,11 +1,14 @@
 # servers.sh: start moonwire or a peer on CPU 0 with its own port, learn
-# the port, stop it by its PID. Every server is started the same way, so
-# bench/run treats moonwire as just another server command.
-# Needs BENCH_WORK, BENCH_SRCDIR, PEER_BIN, MOONWIRE, MW_SCRIPT, BENCH_FD_LIMIT.
+# the port, wait until it serves, stop it by its PID. Every server is
+# started the same way, so bench/run treats moonwire as just another server
+# command. Needs serving.sh and BENCH_WORK, BENCH_SRCDIR, PEER_BIN, MOONWIRE,
+# MW_SCRIPT, BENCH_FD_LIMIT.
 
 SRV_CPU=${SRV_CPU:-0}
 SRV_PID=
 SRV_PORT=
+SRV_NAME=
+SRV_TREE=
 
 # A port below the ephemeral range that nothing listens on (for redis,
 # which cannot announce a port it chose itself).
@@ -45,12 +48,25 @@ srv_wait_listening() { # srv_wait_listening NAME ERRFILE: sets SRV_PORT
     return 1
 }
 
-srv_start() { # srv_start NAME: sets SRV_PID and SRV_PORT
+# Waits until server NAME serves: redis answers PING; the echo servers echo
+# a line, and each of moonwire's workers has logged serving one (see
+# serving.sh: the master's lines are written before its workers serve).
+srv_wait_serving() { # srv_wait_serving NAME ERRFILE
+    case $1 in
+    redis) return 0 ;;
+    moonwire) bench_serving echo "$SRV_PORT" "$2" ;;
+    *) bench_serving echo "$SRV_PORT" ;;
+    esac
+}
+
+srv_start() { # srv_start NAME: sets SRV_PID, SRV_PORT and SRV_TREE (its processes)
     local err=$BENCH_WORK/$1.stderr port=0
     [ "$1" = redis ] && { port=$(srv_free_port) || bench_die "no free port for redis"; }
     SRV_PORT=$port
+    SRV_NAME=$1
     srv_command "$1" "$port" || bench_die "unknown server $1"
     bench_cmdlog taskset -c "$SRV_CPU" "${SRV_CMD[@]}"
+    : >"$err"
     taskset -c "$SRV_CPU" "${SRV_CMD[@]}" >"$err" 2>&1 </dev/null &
     SRV_PID=$!
     if ! srv_wait_listening "$1" "$err"; then
@@ -58,6 +74,39 @@ srv_start() { # srv_start NAME: sets SRV_PID and SRV_PORT
         srv_stop
         bench_die "$1 did not start listening within 10 s (see above)"
     fi
+    if ! srv_wait_serving "$1" "$err"; then
+        tail -n 5 "$err" >&2
+        srv_stop
+        bench_die "$1 listens but does not serve: $BENCH_NOT_SERVING"
+    fi
+    SRV_TREE=$(bench_tree "$SRV_PID" | tr '\n' ' ')
+}
+
+# After a run: appends to the RESULT line of OUTFILE the server's process
+# count (procs) and run_errors: 1 when its processes are not those it had
+# when it started serving (one died or was replaced), plus 1 when the load
+# generator failed (exit status above 1, or 1 with no error counted).
+srv_check_run() { # srv_check_run OUTFILE LOADGEN-STATUS
+    local now lost=0 lgfail=0 counted
+    now=$(bench_tree "$SRV_PID" | tr '\n' ' ')
+    [ "$now" = "$SRV_TREE" ] || { lost=1; bench_log "$SRV_NAME: processes [$SRV_TREE] at the start, [$now] at the end"; }
+    counted=$(( $(bench_field "$1" errors | cut -d. -f1)0 / 10 + $(bench_field "$1" mismatches | cut -d. -f1)0 / 10 ))
+    if [ "$2" -gt 1 ] || { [ "$2" = 1 ] && [ "$counted" = 0 ]; }; then lgfail=1; fi
+    sed -i "/^RESULT /s/\$/ procs=$(wc -w <<<"$now") run_errors=$((lost + lgfail))/" "$1"
+}
+
+# After the server stopped: adds to run_errors in OUTFILE the lines of
+# moonwire's log that void the run (a worker's death, a sanitizer report,
+# a Lua panic, an error).
+srv_check_log() { # srv_check_log NAME OUTFILE
+    local n v
+    [ "$1" = moonwire ] || return 0
+    n=$(bench_log_trouble "$BENCH_WORK/$1.stderr")
+    [ "$n" -gt 0 ] || return 0
+    bench_log "$1: $n line(s) of its log void the run:"
+    grep -E -- "$BENCH_DEATH|$BENCH_REPORT" "$BENCH_WORK/$1.stderr" | head -n 5 >&2
+    v=$(bench_field "$2" run_errors)
+    sed -i "/^RESULT /s/ run_errors=[0-9]*/ run_errors=$((v + n))/" "$2"
 }
 
 # SIGTERM, up to 5 s to drain, then SIGKILL; always by PID.

@@ -106,7 +106,7 @@ static int parse_size(const char *arg, size_t *out)
                                                : 1.0;
     if (unit > 1.0)
         end++;
-    if (errno || end == arg || *end || !(n >= 1 && n * unit < 1e15))
+    if (errno || end == arg || *end || !(n * unit >= 1 && n * unit < 1e15))
         return -1;
     *out = (size_t)(n * unit);
     return 0;
@@ -124,7 +124,8 @@ static int take_limit(int c, struct options *opts, enum options_result *r, char 
         n = strtol(optarg, &end, 10);
         opts->max_conns = errno || *end || end == optarg || n < 1 || n > 10000000 ? 0 : n;
         if (!opts->max_conns)
-            *r = usage_error(err, errlen, "invalid --max-conns '%s' (expected 1 or more)", optarg);
+            *r = usage_error(err, errlen, "invalid --max-conns '%s' (expected 1 to 10000000)",
+                             optarg);
         return 1;
     case OPT_MEMORY_LIMIT:
         if (parse_size(optarg, &opts->memory_limit) < 0)
