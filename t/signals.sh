@@ -5,7 +5,7 @@
 # A peer that vanishes mid-write (SIGPIPE) costs nothing but its connection.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 20
+plan 21
 
 start_server echo -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
 worker=$(worker_pid 0)
@@ -58,4 +58,6 @@ exec 3>&-
 check "SIGQUIT: on_close gets \"shutdown\"" contains "$LOG" "closed 1 shutdown"
 check "SIGQUIT: the worker stops now, with the connection open" \
     contains "$LOG" "worker 0: Quit: stopping now (1 connections open)"
+check "SIGQUIT: the master says it stops now, once, with no drain" \
+    bash -c "grep -q 'Quit: stopping 1 worker(s) now' '$LOG' && ! grep -q 'to drain\|Quit again' '$LOG'"
 finish
