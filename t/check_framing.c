@@ -204,6 +204,67 @@ START_TEST(test_raw_is_cut_at_max_frame)
 }
 END_TEST
 
+/* What framing_find leaves in `in` is a frame at EOF or it is not. */
+static int tail_counts(const struct framing *f)
+{
+    return framing_at_eof(f, evbuffer_get_length(in));
+}
+
+START_TEST(test_last_line_without_lf_counts_at_eof)
+{
+    struct framing f = line(100);
+    add("one\ntwo");
+    ck_assert_str_eq(next(&f), "one");
+    ck_assert_str_eq(next(&f), "<need more>");
+    ck_assert_int_eq(tail_counts(&f), 1);
+}
+END_TEST
+
+START_TEST(test_last_delimited_record_counts_at_eof)
+{
+    struct framing f = {.kind = FRAMING_DELIMITER, .max_frame = 100, .delim_len = 2};
+    f.delim = framing_intern("||", 2);
+    add("abc||de|");
+    ck_assert_str_eq(next(&f), "abc");
+    ck_assert_str_eq(next(&f), "<need more>");
+    ck_assert_int_eq(tail_counts(&f), 1);
+}
+END_TEST
+
+START_TEST(test_tail_over_max_frame_does_not_count_at_eof)
+{
+    struct framing f = line(5);
+    add("12345");
+    ck_assert_int_eq(tail_counts(&f), 1);
+    add("6");
+    ck_assert_str_eq(next(&f), "<need more>"); /* the slack byte of a CRLF */
+    ck_assert_int_eq(tail_counts(&f), 0);
+}
+END_TEST
+
+START_TEST(test_part_of_fixed_or_prefixed_frame_does_not_count_at_eof)
+{
+    struct framing fixed = {.kind = FRAMING_LENGTH, .length = 4, .max_frame = 100};
+    struct framing prefixed = {.kind = FRAMING_PREFIX, .prefix = 1, .max_frame = 100};
+    evbuffer_add(in, "\x05" "ab", 3);
+    ck_assert_str_eq(next(&fixed), "<need more>");
+    ck_assert_int_eq(tail_counts(&fixed), 0);
+    ck_assert_str_eq(next(&prefixed), "<need more>");
+    ck_assert_int_eq(tail_counts(&prefixed), 0);
+}
+END_TEST
+
+START_TEST(test_nothing_left_is_no_frame_at_eof)
+{
+    struct framing f = line(100);
+    struct framing raw = {.kind = FRAMING_RAW, .max_frame = 100};
+    add("one\n");
+    ck_assert_str_eq(next(&f), "one");
+    ck_assert_int_eq(tail_counts(&f), 0);
+    ck_assert_int_eq(tail_counts(&raw), 0);
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
     Suite *s = suite_create("framing");
@@ -223,6 +284,11 @@ static Suite *framing_suite(void)
     tcase_add_test(tc, test_prefix_over_max_frame_is_too_large_at_once);
     tcase_add_test(tc, test_raw_takes_everything);
     tcase_add_test(tc, test_raw_is_cut_at_max_frame);
+    tcase_add_test(tc, test_last_line_without_lf_counts_at_eof);
+    tcase_add_test(tc, test_last_delimited_record_counts_at_eof);
+    tcase_add_test(tc, test_tail_over_max_frame_does_not_count_at_eof);
+    tcase_add_test(tc, test_part_of_fixed_or_prefixed_frame_does_not_count_at_eof);
+    tcase_add_test(tc, test_nothing_left_is_no_frame_at_eof);
     suite_add_tcase(s, tc);
     return s;
 }

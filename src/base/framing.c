@@ -1,3 +1,6 @@
+/* framing: cuts a connection's input into frames (raw, line, delimiter, fixed
+ * length, length-prefixed), and says what of the rest still counts at end of
+ * input. Knows evbuffers, not connections. */
 #include "config.h"
 
 #include "framing.h"
@@ -122,4 +125,10 @@ enum framing_result framing_find(const struct framing *f, struct evbuffer *in, s
         *cut = (struct framing_cut){0, have < f->max_frame ? have : f->max_frame, 0};
         return FRAMING_FRAME;
     }
+}
+
+int framing_at_eof(const struct framing *f, size_t left)
+{
+    int delimited = f->kind == FRAMING_LINE || f->kind == FRAMING_DELIMITER;
+    return left && delimited && left <= f->max_frame;
 }

@@ -38,6 +38,11 @@ enum framing_result { FRAMING_NEED_MORE, FRAMING_FRAME, FRAMING_TOO_LARGE };
  * again. */
 enum framing_result framing_find(const struct framing *f, struct evbuffer *in, size_t *scanned,
                                  struct framing_cut *cut);
+/* At the end of input, after every whole frame was cut: whether the `left`
+ * bytes still buffered count as one more frame. A last line or delimited
+ * record without its terminator does, if it fits max_frame; a part of a
+ * fixed-size or prefixed frame does not, nor anything raw framing left. */
+int framing_at_eof(const struct framing *f, size_t left);
 /* A copy of a delimiter that lives as long as the process; delimiters are
  * few and shared by every connection that uses them. NULL when out of memory. */
 const char *framing_intern(const char *delim, size_t len);

@@ -1,6 +1,7 @@
 /* libFuzzer target for src/base/framing.c: the first bytes choose a framing and
  * how the input is split into evbuffer chains; the rest is cut into frames.
- * Checks that every cut lies inside the buffer and respects max_frame. */
+ * Checks that every cut lies inside the buffer and respects max_frame, and that
+ * what is left at the end counts as a last frame only if it fits max_frame. */
 #include "framing.h"
 
 #include <event2/buffer.h>
@@ -45,6 +46,16 @@ static void cut_all(const struct framing *f, struct evbuffer *in, size_t *scanne
         abort();
 }
 
+/* The end of input: what no whole frame took may still be one (framing_at_eof). */
+static void check_eof(const struct framing *f, struct evbuffer *in)
+{
+    size_t left = evbuffer_get_length(in);
+    if (!framing_at_eof(f, left))
+        return;
+    if (left == 0 || left > f->max_frame || !evbuffer_pullup(in, -1))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 5)
@@ -56,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         evbuffer_add(in, data + at, size - at < piece ? size - at : piece);
         cut_all(&f, in, &scanned);
     }
+    check_eof(&f, in);
     evbuffer_free(in);
     return 0;
 }
