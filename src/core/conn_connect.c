@@ -58,6 +58,10 @@ struct conn *conn_connect(struct conn_group *g, void *ud)
 
 int conn_connect_to(struct conn *conn, const struct sockaddr *sa, socklen_t len)
 {
+    /* Failed while the name was resolved (timeout, conn:close): its end is
+     * pending on its event, which arming the connect would cancel. */
+    if (conn->flags & CONN_DEAD)
+        return -1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || (connect(fd, sa, len) < 0 && errno != EINPROGRESS)) {
         conn_fail(conn, strerror(errno));
