@@ -193,3 +193,60 @@ res_targets() { # res_targets ECHO-KEYS -- IDLE-SIZES
                 awk -v b="$b" 'BEGIN { print b <= 512 ? "**yes**" : "no" }')"
     done
 }
+
+# The new build's median over the baseline's, as "1.004×" (three decimals:
+# the rule it is judged by is 1.02).
+res_ab_ratio() { # res_ab_ratio KEY METRIC
+    local a b
+    a=$(res_get echo "$1" moonwire "$2" med)
+    b=$(res_get echo "$1" baseline "$2" med)
+    if [ -z "$a" ] || [ -z "$b" ]; then echo "–"; return; fi
+    awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f×", a / b; else print "–" }'
+}
+
+# The rule fixed before an A/B run: the new build's median server CPU per
+# echoed message at most 1.02 × the baseline's, every run of both clean and
+# with a figure: "**yes** (1.004×)", "no (1.031×)" or "no verdict (why)".
+res_ab_verdict() { # res_ab_verdict KEY
+    local why a b
+    why=$(res_unjudged echo "$1" srv_ns_per_msg moonwire baseline)
+    [ -z "$why" ] || { echo "no verdict ($why)"; return; }
+    a=$(res_get echo "$1" moonwire srv_ns_per_msg med)
+    b=$(res_get echo "$1" baseline srv_ns_per_msg med)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        if (b <= 0) { print "no verdict (no positive figure for the baseline)"; exit }
+        printf "%s (%.3f×)", a <= b * 1.02 ? "**yes**" : "no", a / b }'
+}
+
+# The A/B table: per echo row, the new build (moonwire) against the baseline.
+res_ab_table() { # res_ab_table ROW... (each "KEY|TITLE")
+    local row key
+    echo "| echo row | server CPU ns/message, new: median (min–max) | baseline: median (min–max) | new ÷ baseline, CPU/message | req/s, new: median (min–max) | baseline: median (min–max) | new ÷ baseline, req/s | bad bytes + errors, new / baseline | within 2%: new's CPU/message ≤ 1.02 × baseline's |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for row in "$@"; do
+        key=${row%%|*}
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n' "${row#*|}" \
+            "$(res_range echo "$key" moonwire srv_ns_per_msg %.0f)" \
+            "$(res_range echo "$key" baseline srv_ns_per_msg %.0f)" \
+            "$(res_ab_ratio "$key" srv_ns_per_msg)" \
+            "$(res_range echo "$key" moonwire rps %.0f)" \
+            "$(res_range echo "$key" baseline rps %.0f)" \
+            "$(res_ab_ratio "$key" rps)" \
+            "$(res_bad echo "$key" moonwire)" "$(res_bad echo "$key" baseline)" \
+            "$(res_ab_verdict "$key")"
+    done
+}
+
+# Every row at once: "**yes**" when every row is, "no" when one misses,
+# else "no verdict".
+res_ab_overall() { # res_ab_overall KEY...
+    local k v all=yes
+    for k in "$@"; do
+        v=$(res_ab_verdict "$k")
+        case $v in
+        no\ verdict*) [ "$all" = yes ] && all="no verdict" ;;
+        no*) all=no ;;
+        esac
+    done
+    [ "$all" = yes ] && echo "**yes**" || echo "$all"
+}

@@ -1,8 +1,10 @@
 # servers.sh: start moonwire or a peer on CPU 0 with its own port, learn
 # the port, wait until it serves, stop it by its PID. Every server is
 # started the same way, so bench/run treats moonwire as just another server
-# command. Needs serving.sh and BENCH_WORK, BENCH_SRCDIR, PEER_BIN, MOONWIRE,
-# MW_SCRIPT, BENCH_FD_LIMIT.
+# command; "baseline" is a second moonwire binary, started, waited for and
+# judged exactly like the first. Needs serving.sh and BENCH_WORK,
+# BENCH_SRCDIR, PEER_BIN, MOONWIRE, MW_SCRIPT, BENCH_FD_LIMIT (and BASELINE,
+# BASELINE_SCRIPT for the baseline).
 
 SRV_CPU=${SRV_CPU:-0}
 SRV_PID=
@@ -25,6 +27,7 @@ srv_free_port() {
 srv_command() { # srv_command NAME PORT
     case $1 in
     moonwire) SRV_CMD=("$MOONWIRE" ${MW_ARGS:-} -l "127.0.0.1:$2" "$MW_SCRIPT") ;;
+    baseline) SRV_CMD=("$BASELINE" ${MW_ARGS:-} -l "127.0.0.1:$2" "$BASELINE_SCRIPT") ;;
     echo_bev | echo_direct) SRV_CMD=("$PEER_BIN/$1" -l "127.0.0.1:$2") ;;
     node) SRV_CMD=(node "$BENCH_SRCDIR/bench/peers/echo_node.js" -l "127.0.0.1:$2") ;;
     redis) SRV_CMD=(redis-server --port "$2" --bind 127.0.0.1 --save '' --appendonly no
@@ -54,7 +57,7 @@ srv_wait_listening() { # srv_wait_listening NAME ERRFILE: sets SRV_PORT
 srv_wait_serving() { # srv_wait_serving NAME ERRFILE
     case $1 in
     redis) return 0 ;;
-    moonwire) bench_serving echo "$SRV_PORT" "$2" ;;
+    moonwire | baseline) bench_serving echo "$SRV_PORT" "$2" ;;
     *) bench_serving echo "$SRV_PORT" ;;
     esac
 }
@@ -65,6 +68,13 @@ srv_start() { # srv_start NAME: sets SRV_PID, SRV_PORT and SRV_TREE (its process
     SRV_PORT=$port
     SRV_NAME=$1
     srv_command "$1" "$port" || bench_die "unknown server $1"
+    # With a baseline, say which moonwire command is which build.
+    if [ -n "${BASELINE:-}" ]; then
+        case $1 in
+        moonwire) echo "# the new build:" >>"$BENCH_WORK/commands.log" ;;
+        baseline) echo "# the baseline:" >>"$BENCH_WORK/commands.log" ;;
+        esac
+    fi
     bench_cmdlog taskset -c "$SRV_CPU" "${SRV_CMD[@]}"
     : >"$err"
     taskset -c "$SRV_CPU" "${SRV_CMD[@]}" >"$err" 2>&1 </dev/null &
@@ -96,11 +106,11 @@ srv_check_run() { # srv_check_run OUTFILE LOADGEN-STATUS
 }
 
 # After the server stopped: adds to run_errors in OUTFILE the lines of
-# moonwire's log that void the run (a worker's death, a sanitizer report,
-# a Lua panic, an error).
+# moonwire's (or the baseline's) log that void the run (a worker's death, a
+# sanitizer report, a Lua panic, an error).
 srv_check_log() { # srv_check_log NAME OUTFILE
     local n v
-    [ "$1" = moonwire ] || return 0
+    case $1 in moonwire | baseline) ;; *) return 0 ;; esac
     n=$(bench_log_trouble "$BENCH_WORK/$1.stderr")
     [ "$n" -gt 0 ] || return 0
     bench_log "$1: $n line(s) of its log void the run:"
@@ -127,6 +137,7 @@ srv_stop() {
 srv_version() {
     case $1 in
     moonwire) "$MOONWIRE" -V 2>&1 | head -n 1 ;;
+    baseline) "$BASELINE" -V 2>&1 | head -n 1 ;;
     echo_bev | echo_direct) echo "libevent $(pkg-config --modversion libevent_core 2>/dev/null)" ;;
     node) echo "Node.js $(node --version)" ;;
     redis) redis-server --version | sed 's/ sha=.*//' ;;
