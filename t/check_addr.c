@@ -61,8 +61,8 @@ START_TEST(test_localhost_name_resolves)
 END_TEST
 
 static const char *const bad_addresses[] = {
-    "127.0.0.1",       "127.0.0.1:",   "127.0.0.1:http", "127.0.0.1:65536", "127.0.0.1:-1",
-    "::1:80",          "[::1]80",      "[::1",           "unix:",           "no.such.host.invalid:80",
+    "127.0.0.1",      "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", "127.0.0.1:-1",
+    "::1:80",         "[::1]80",    "[::1",           "unix:",           "no.such.host.invalid:80",
     "1.2.3.4:123456",
 };
 

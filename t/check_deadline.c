@@ -205,8 +205,7 @@ static int run(const char *chunk)
 START_TEST(test_interpreted_loop_is_stopped_at_its_line)
 {
     open_lua(30);
-    ck_assert_int_eq(run("jit.off()\nlocal x = 0\nwhile true do\n x = x + 1\nend"),
-                     LCALL_DEADLINE);
+    ck_assert_int_eq(run("jit.off()\nlocal x = 0\nwhile true do\n x = x + 1\nend"), LCALL_DEADLINE);
     const char *msg = lua_tostring(L, -1);
     ck_assert_ptr_nonnull(strstr(msg, "moonwire: deadline exceeded (30 ms)"));
     ck_assert(strstr(msg, ":3: moonwire") || strstr(msg, ":4: moonwire"));

@@ -149,8 +149,14 @@ START_TEST(test_prefix_big_and_little_endian)
 {
     struct framing big = {.kind = FRAMING_PREFIX, .prefix = 2, .big_endian = 1, .max_frame = 100};
     struct framing little = {.kind = FRAMING_PREFIX, .prefix = 4, .max_frame = 100};
-    evbuffer_add(in, "\x00\x03" "abc", 5);
-    evbuffer_add(in, "\x02\x00\x00\x00" "de", 6);
+    evbuffer_add(in,
+                 "\x00\x03"
+                 "abc",
+                 5);
+    evbuffer_add(in,
+                 "\x02\x00\x00\x00"
+                 "de",
+                 6);
     ck_assert_str_eq(next(&big), "abc");
     ck_assert_str_eq(next(&little), "de");
 }
@@ -161,7 +167,10 @@ START_TEST(test_prefix_waits_for_header_and_body)
     struct framing f = {.kind = FRAMING_PREFIX, .prefix = 1, .big_endian = 1, .max_frame = 100};
     evbuffer_add(in, "", 0);
     ck_assert_str_eq(next(&f), "<need more>");
-    evbuffer_add(in, "\x04" "ab", 3);
+    evbuffer_add(in,
+                 "\x04"
+                 "ab",
+                 3);
     ck_assert_str_eq(next(&f), "<need more>");
     evbuffer_add(in, "cd", 2);
     ck_assert_str_eq(next(&f), "abcd");
@@ -246,7 +255,10 @@ START_TEST(test_part_of_fixed_or_prefixed_frame_does_not_count_at_eof)
 {
     struct framing fixed = {.kind = FRAMING_LENGTH, .length = 4, .max_frame = 100};
     struct framing prefixed = {.kind = FRAMING_PREFIX, .prefix = 1, .max_frame = 100};
-    evbuffer_add(in, "\x05" "ab", 3);
+    evbuffer_add(in,
+                 "\x05"
+                 "ab",
+                 3);
     ck_assert_str_eq(next(&fixed), "<need more>");
     ck_assert_int_eq(tail_counts(&fixed), 0);
     ck_assert_str_eq(next(&prefixed), "<need more>");

@@ -87,9 +87,8 @@ static const char *global(const char *name)
     return s ? s : "(nil)";
 }
 
-static const char *start =
-    "local mw = require 'moonwire'\n"
-    "task = mw.go(function() got = table.concat({park()}, ',') end)\n";
+static const char *start = "local mw = require 'moonwire'\n"
+                           "task = mw.go(function() got = table.concat({park()}, ',') end)\n";
 
 START_TEST(test_park_then_wake_from_the_loop_resumes_at_once)
 {

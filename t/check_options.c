@@ -11,10 +11,10 @@ static struct options o;
 static char err[256];
 
 /* Parses a NULL-terminated list of arguments after "moonwire". */
-#define PARSE(...)                                                                                \
-    ({                                                                                            \
-        char *argv[] = {"moonwire", __VA_ARGS__, NULL};                                          \
-        options_parse((int)(sizeof argv / sizeof argv[0]) - 1, argv, &o, err, sizeof err);     \
+#define PARSE(...)                                                                         \
+    ({                                                                                     \
+        char *argv[] = {"moonwire", __VA_ARGS__, NULL};                                    \
+        options_parse((int)(sizeof argv / sizeof argv[0]) - 1, argv, &o, err, sizeof err); \
     })
 
 START_TEST(test_script_alone_listens_on_default)
@@ -236,9 +236,9 @@ START_TEST(test_bad_memory_limit_is_usage_error)
 {
     /* Zero, under a byte, negative, an unknown or doubled suffix, a unit
      * word, a space, no number, overflow (of a double, and past 1e15 bytes). */
-    const char *bad[] = {"0",    "0K",   "0.5",  "-1",   "-64M", "64MB", "10T", "1KK",
-                         "64 M", "M",    "",     "abc",  "nan",  "inf",  "1e400",
-                         "1000000G",     "99999999999G"};
+    const char *bad[] = {"0",     "0K",       "0.5",         "-1", "-64M", "64MB", "10T",
+                         "1KK",   "64 M",     "M",           "",   "abc",  "nan",  "inf",
+                         "1e400", "1000000G", "99999999999G"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char want[128];
         ck_assert_msg(PARSE("--memory-limit", (char *)bad[i], "x.lua") == OPTIONS_USAGE,
@@ -252,10 +252,10 @@ END_TEST
 START_TEST(test_usage_names_every_option)
 {
     const char *u = options_usage();
-    const char *names[] = {"--listen", "--check", "--log-level", "--version", "--help",
-                           "--workers", "--shutdown-timeout", "--pid-file", "--user",
-                           "--log-file", "--timeout", "--grace", "--max-conns",
-                           "--memory-limit"};
+    const char *names[] = {"--listen",    "--check",       "--log-level",        "--version",
+                           "--help",      "--workers",     "--shutdown-timeout", "--pid-file",
+                           "--user",      "--log-file",    "--timeout",          "--grace",
+                           "--max-conns", "--memory-limit"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_ptr_nonnull(strstr(u, names[i]));
 }

@@ -27,7 +27,7 @@ struct bibop_arena_span bibop_arena_span;
 static struct {
     uintptr_t bump;
     uintptr_t populated; /* fresh pages below this are populated */
-    uint32_t *freed; /* indexes of pages given back to the system, for reuse */
+    uint32_t *freed;     /* indexes of pages given back to the system, for reuse */
     size_t nfreed;
     pthread_mutex_t lock;
 } arena = {.lock = PTHREAD_MUTEX_INITIALIZER};

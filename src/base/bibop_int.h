@@ -26,10 +26,10 @@
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 #include <valgrind/memcheck.h>
 extern bool bibop_under_valgrind; /* set once, when the arena is reserved */
-#define VG(request)                 \
-    do {                            \
-        if (bibop_under_valgrind)   \
-            request;                \
+#define VG(request)               \
+    do {                          \
+        if (bibop_under_valgrind) \
+            request;              \
     } while (0)
 #define VG_DETECT() (bibop_under_valgrind = RUNNING_ON_VALGRIND != 0)
 #else

@@ -50,8 +50,8 @@ static enum framing_result finish_delimited(const struct framing *f, size_t pos,
     return FRAMING_FRAME;
 }
 
-static enum framing_result find_line(const struct framing *f, struct evbuffer *in,
-                                     size_t *scanned, struct framing_cut *cut)
+static enum framing_result find_line(const struct framing *f, struct evbuffer *in, size_t *scanned,
+                                     struct framing_cut *cut)
 {
     struct evbuffer_ptr start;
     size_t eol_len;

@@ -40,8 +40,8 @@ void conn_update_interest(struct conn *conn)
     short want = EV_PERSIST | EV_ET;
     if (conn->flags & (CONN_DEAD | CONN_CONNECTING))
         return; /* activated to destroy it, or a connect timer until connected */
-    if (!(conn->flags & (CONN_PAUSED | CONN_CLOSING | CONN_READ_EOF | CONN_THROTTLED |
-                         CONN_CONNECTING)))
+    if (!(conn->flags &
+          (CONN_PAUSED | CONN_CLOSING | CONN_READ_EOF | CONN_THROTTLED | CONN_CONNECTING)))
         want |= EV_READ | EV_CLOSED;
     if (conn->out || (conn->flags & CONN_CONNECTING))
         want |= EV_WRITE;

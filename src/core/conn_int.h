@@ -55,10 +55,10 @@ struct conn {
     void *ud;
     uint64_t id;
     uint64_t last_input_ms;
-    const char *reason;         /* why it failed, once CONN_DEAD */
-    struct conn_origin *origin; /* the client a PROXY header named, if any */
+    const char *reason;                      /* why it failed, once CONN_DEAD */
+    struct conn_origin *origin;              /* the client a PROXY header named, if any */
     uint64_t opened_ms, bytes_in, bytes_out; /* for the access line */
-    size_t scanned; /* of in, by a delimiter search that found nothing */
+    size_t scanned;                          /* of in, by a delimiter search that found nothing */
     struct framing framing;
     int fd;
     unsigned flags;

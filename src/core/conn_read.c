@@ -28,8 +28,8 @@ static void drop_input(struct conn *conn)
 
 static void frame_too_large(struct conn *conn)
 {
-    log_warn("connection %llu: frame too large (max_frame %u bytes)",
-             (unsigned long long)conn->id, conn->framing.max_frame);
+    log_warn("connection %llu: frame too large (max_frame %u bytes)", (unsigned long long)conn->id,
+             conn->framing.max_frame);
     conn_fail(conn, "frame too large");
 }
 

@@ -29,7 +29,7 @@ static struct {
     _Atomic uint64_t seq;
     _Atomic int64_t deadline; /* -ms from first sight, or monotonic ns; 0: none */
     _Atomic(const char *) what;
-    _Atomic uint64_t seen_seq;  /* the entry the thread saw first at seen_at */
+    _Atomic uint64_t seen_seq; /* the entry the thread saw first at seen_at */
     _Atomic int64_t seen_at;
     _Atomic uint64_t fired_seq; /* the last entry the thread fired for */
     _Atomic int stop;
@@ -38,8 +38,8 @@ static struct {
 /* The loop thread's own. */
 static struct {
     uint64_t seq;
-    long entry_ms;  /* the running entry's deadline as asked, for the message */
-    int raised;     /* the running entry was told it expired */
+    long entry_ms; /* the running entry's deadline as asked, for the message */
+    int raised;    /* the running entry was told it expired */
     uint64_t hits;
     int configured; /* deadline_start ran: the thread may start */
     int running;    /* the thread runs */
@@ -200,7 +200,6 @@ long deadline_default_ms(void)
 
 /* ---- the loop thread ---- */
 
-
 void deadline_arm(long ms, const char *what)
 {
     if (ms < 0)
@@ -248,14 +247,16 @@ long deadline_remaining_ms(void)
     if (deadline < 0 && atomic_load_explicit(&shared.seen_seq, memory_order_acquire) != loop.seq)
         return (long)-deadline;
     if (deadline < 0)
-        deadline = atomic_load_explicit(&shared.seen_at, memory_order_relaxed) - deadline * NS_PER_MS;
+        deadline =
+            atomic_load_explicit(&shared.seen_at, memory_order_relaxed) - deadline * NS_PER_MS;
     int64_t left = deadline - mono_ns();
     return left > 0 ? (long)((left + NS_PER_MS - 1) / NS_PER_MS) : 0;
 }
 
 int deadline_expired(void)
 {
-    return (loop.seq & 1) && atomic_load_explicit(&shared.fired_seq, memory_order_acquire) == loop.seq;
+    return (loop.seq & 1) &&
+           atomic_load_explicit(&shared.fired_seq, memory_order_acquire) == loop.seq;
 }
 
 long deadline_raise(void)

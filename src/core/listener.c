@@ -45,8 +45,8 @@ static int unix_path_is_stale(const struct addr *addr)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    int stale = connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 &&
-                errno == ECONNREFUSED;
+    int stale =
+        connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 && errno == ECONNREFUSED;
     close(fd);
     return stale;
 }
@@ -99,8 +99,8 @@ static int open_socket(const struct addr *addr, int reuseport, char *err, size_t
     return fd;
 }
 
-static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     struct listener *l = arg;
     (void)ev, (void)sa, (void)salen;
@@ -127,8 +127,8 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
         return;
     }
     if (!l->starved)
-        log_error("accept on %s: %s; pausing accepts, retrying every %d ms", l->name,
-                  strerror(err), ACCEPT_RETRY_MS);
+        log_error("accept on %s: %s; pausing accepts, retrying every %d ms", l->name, strerror(err),
+                  ACCEPT_RETRY_MS);
     l->starved = 1;
     struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
     evconnlistener_disable(ev);
@@ -157,8 +157,7 @@ static void bound_address(int fd, const struct addr *addr, struct addr *bound)
     addr_format((struct sockaddr *)&bound->sa, bound->len, bound->text, sizeof bound->text);
 }
 
-int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err,
-                   size_t errlen)
+int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err, size_t errlen)
 {
     char text[ADDR_TEXT_MAX];
     const char *comma = strrchr(spec, ',');
@@ -181,8 +180,7 @@ int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, ch
 }
 
 struct listener *listener_adopt(struct event_base *base, int fd, const char *name,
-                                listener_accept_fn on_accept, void *arg, char *err,
-                                size_t errlen)
+                                listener_accept_fn on_accept, void *arg, char *err, size_t errlen)
 {
     uint32_t generation;
     struct listener *l = bibop_box_new(luaheap(), BIBOP_KIND_LISTENER, sizeof *l, &generation);
@@ -209,8 +207,7 @@ struct listener *listener_adopt(struct event_base *base, int fd, const char *nam
 }
 
 struct listener *listener_open(struct event_base *base, const struct addr *addr,
-                               listener_accept_fn on_accept, void *arg, char *err,
-                               size_t errlen)
+                               listener_accept_fn on_accept, void *arg, char *err, size_t errlen)
 {
     struct addr bound;
     int fd = listener_bind(addr, 0, &bound, err, errlen);

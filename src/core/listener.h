@@ -17,8 +17,7 @@ typedef void (*listener_accept_fn)(int fd, void *arg);
 
 /* A --listen argument, "ADDR" or "ADDR,proxy": the address and the flags;
  * 0, or -1 with err set. */
-int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err,
-                   size_t errlen);
+int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err, size_t errlen);
 
 /* Binds and listens: the descriptor, or -1 with err set. bound (if not NULL)
  * gets the address bound, port 0 resolved. With reuseport the socket joins
@@ -28,12 +27,10 @@ int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, ch
 /* Accepts on a listening descriptor bound elsewhere (by the master); closes
  * it on listener_close, and never unlinks a UNIX socket file. */
 struct listener *listener_adopt(struct event_base *base, int fd, const char *name,
-                                listener_accept_fn on_accept, void *arg, char *err,
-                                size_t errlen);
+                                listener_accept_fn on_accept, void *arg, char *err, size_t errlen);
 /* listener_bind + listener_adopt; a UNIX socket file is unlinked on close. */
 struct listener *listener_open(struct event_base *base, const struct addr *addr,
-                               listener_accept_fn on_accept, void *arg, char *err,
-                               size_t errlen);
+                               listener_accept_fn on_accept, void *arg, char *err, size_t errlen);
 /* Stops and restarts accepting; connections wait in the kernel's backlog. */
 void listener_pause(struct listener *l);
 void listener_resume(struct listener *l);

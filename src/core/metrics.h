@@ -14,20 +14,20 @@ struct evbuffer;
  * gauge, help). The field is also the key mw.stats() returns it under; a
  * counter is kept across worker restarts, a gauge is not. Adding a figure:
  * a line here, and where a worker gathers it (lmoonwire_figures). */
-#define METRICS_FIGURES(X)                                                                      \
-    X(connections, "moonwire_connections_open", gauge, "Connections open now.")                 \
-    X(accepted, "moonwire_connections_accepted_total", counter, "Connections accepted.")        \
-    X(bytes_in, "moonwire_bytes_in_total", counter, "Bytes read from connections.")             \
-    X(bytes_out, "moonwire_bytes_out_total", counter, "Bytes written to connections.")          \
-    X(frames, "moonwire_frames_total", counter, "Frames handed to handlers.")                   \
-    X(handler_errors, "moonwire_handler_errors_total", counter,                                 \
-      "Errors raised by connection handlers.")                                                  \
-    X(deadline_hits, "moonwire_deadline_hits_total", counter,                                   \
-      "Entries into Lua that missed their deadline.")                                           \
-    X(heap_in_use, "moonwire_lua_heap_in_use_bytes", gauge, "Bytes of the Lua heaps in use.")   \
-    X(heap_held, "moonwire_lua_heap_held_bytes", gauge,                                         \
-      "Bytes of the Lua heaps held from the system.")                                           \
-    X(tasks, "moonwire_tasks_pending", gauge, "Tasks pending or live.")                         \
+#define METRICS_FIGURES(X)                                                                    \
+    X(connections, "moonwire_connections_open", gauge, "Connections open now.")               \
+    X(accepted, "moonwire_connections_accepted_total", counter, "Connections accepted.")      \
+    X(bytes_in, "moonwire_bytes_in_total", counter, "Bytes read from connections.")           \
+    X(bytes_out, "moonwire_bytes_out_total", counter, "Bytes written to connections.")        \
+    X(frames, "moonwire_frames_total", counter, "Frames handed to handlers.")                 \
+    X(handler_errors, "moonwire_handler_errors_total", counter,                               \
+      "Errors raised by connection handlers.")                                                \
+    X(deadline_hits, "moonwire_deadline_hits_total", counter,                                 \
+      "Entries into Lua that missed their deadline.")                                         \
+    X(heap_in_use, "moonwire_lua_heap_in_use_bytes", gauge, "Bytes of the Lua heaps in use.") \
+    X(heap_held, "moonwire_lua_heap_held_bytes", gauge,                                       \
+      "Bytes of the Lua heaps held from the system.")                                         \
+    X(tasks, "moonwire_tasks_pending", gauge, "Tasks pending or live.")                       \
     X(timers, "moonwire_timers_pending", gauge, "Timers pending.")
 
 /* One worker's figures; the same ones mw.stats() returns. */

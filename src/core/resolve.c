@@ -32,7 +32,9 @@ static int resolve_now(const char *host, int port, resolve_fn fn, void *arg)
     }
     if (!numeric)
         return -1;
-    const char *fmt = strncmp(host, "unix:", 5) == 0 ? "%s" : strchr(host, ':') ? "[%s]:%d" : "%s:%d";
+    const char *fmt = strncmp(host, "unix:", 5) == 0 ? "%s"
+                      : strchr(host, ':')            ? "[%s]:%d"
+                                                     : "%s:%d";
     snprintf(text, sizeof text, fmt, host, port);
     if (addr_parse(text, &addr, err, sizeof err) < 0)
         fn(NULL, 0, err, arg);
@@ -74,8 +76,8 @@ struct resolve_request *resolve_start(struct event_base *base, const char *host,
     req->fn = fn;
     req->arg = arg;
     /* evdns may answer at once (from /etc/hosts): then req is already freed. */
-    struct evdns_getaddrinfo_request *dns = evdns_getaddrinfo(dns_base, host, service, &hints,
-                                                              dns_done, req);
+    struct evdns_getaddrinfo_request *dns =
+        evdns_getaddrinfo(dns_base, host, service, &hints, dns_done, req);
     if (!dns)
         return NULL;
     req->dns = dns;

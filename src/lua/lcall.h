@@ -6,7 +6,7 @@
 
 #include <lua.h>
 
-#define LCALL_ERRMEM (-2) /* the Lua heap is full (--memory-limit) */
+#define LCALL_ERRMEM (-2)   /* the Lua heap is full (--memory-limit) */
 #define LCALL_DEADLINE (-3) /* the call ran past its deadline (--timeout) */
 
 /* Calls the function below nargs arguments on the stack, dropping results.
@@ -24,8 +24,7 @@ int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what);
 int lcall_resume(lua_State *L, lua_State *co, int nargs);
 /* lcall_resume with a deadline for this slice, as lcall_timed; returns
  * LCALL_DEADLINE when the slice hit it (co is then dead). */
-int lcall_resume_timed(lua_State *L, lua_State *co, int nargs, long timeout_ms,
-                       const char *what);
+int lcall_resume_timed(lua_State *L, lua_State *co, int nargs, long timeout_ms, const char *what);
 /* Entries into Lua (lcall, lcall_resume) running now; 0 from the loop. */
 int lcall_depth(void);
 /* A lua_CFunction that turns an error into message + traceback. */

@@ -45,7 +45,7 @@ static const char *framing_delimiter(lua_State *L, int idx, struct framing *out)
 }
 
 const char *lhandler_framing_delimiter(lua_State *L, int idx, uint32_t max_frame,
-                                      struct framing *out)
+                                       struct framing *out)
 {
     memset(out, 0, sizeof *out);
     out->max_frame = max_frame;
@@ -146,8 +146,8 @@ static long take_count(lua_State *L, int idx, const char *name, long dflt, long 
 
 static int read_limits(lua_State *L, int idx, struct conn_config *c, char *err, size_t errlen)
 {
-    long max_frame = take_count(L, idx, "max_frame", FRAMING_DEFAULT_MAX_FRAME, MAX_LIMIT, err,
-                                errlen);
+    long max_frame =
+        take_count(L, idx, "max_frame", FRAMING_DEFAULT_MAX_FRAME, MAX_LIMIT, err, errlen);
     long idle = take_count(L, idx, "idle_timeout", 0, MAX_LIMIT, err, errlen);
     long connect = take_count(L, idx, "connect_timeout", 10000, MAX_LIMIT, err, errlen);
     long high = take_count(L, idx, "high_water", CONN_DEFAULT_HIGH_WATER, MAX_LIMIT, err, errlen);

@@ -28,6 +28,6 @@ const char *lhandler_framing(lua_State *L, int idx, uint32_t max_frame, struct f
 
 /* A delimiter framing from the string at idx; NULL, or why it is wrong. */
 const char *lhandler_framing_delimiter(lua_State *L, int idx, uint32_t max_frame,
-                                      struct framing *out);
+                                       struct framing *out);
 
 #endif

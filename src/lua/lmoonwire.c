@@ -78,12 +78,17 @@ void lmoonwire_figures(struct metrics_figures *f)
 {
     struct conn_stats cs;
     conn_get_stats(&cs);
-    *f = (struct metrics_figures){
-        .connections = conn_count(), .accepted = conn_accepted_total(),
-        .bytes_in = cs.bytes_in, .bytes_out = cs.bytes_out, .frames = cs.frames,
-        .handler_errors = lconn_handler_errors(), .deadline_hits = deadline_hits(),
-        .heap_in_use = luaheap_in_use(), .heap_held = luaheap_held(),
-        .tasks = ltask_count(), .timers = ltimer_count()};
+    *f = (struct metrics_figures){.connections = conn_count(),
+                                  .accepted = conn_accepted_total(),
+                                  .bytes_in = cs.bytes_in,
+                                  .bytes_out = cs.bytes_out,
+                                  .frames = cs.frames,
+                                  .handler_errors = lconn_handler_errors(),
+                                  .deadline_hits = deadline_hits(),
+                                  .heap_in_use = luaheap_in_use(),
+                                  .heap_held = luaheap_held(),
+                                  .tasks = ltask_count(),
+                                  .timers = ltimer_count()};
 }
 
 /* mw.stats(): this worker's figures, the ones --metrics sums over workers. */
@@ -117,12 +122,8 @@ static int mw_deadline(lua_State *L)
 }
 
 static const luaL_Reg moonwire_functions[] = {
-    {"log", mw_log},
-    {"now", mw_now},
-    {"worker_id", mw_worker_id},
-    {"stats", mw_stats},
-    {"deadline", mw_deadline},
-    {NULL, NULL},
+    {"log", mw_log},     {"now", mw_now},           {"worker_id", mw_worker_id},
+    {"stats", mw_stats}, {"deadline", mw_deadline}, {NULL, NULL},
 };
 
 int luaopen_moonwire(lua_State *L)

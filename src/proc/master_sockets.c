@@ -101,8 +101,7 @@ static int adopt_inherited(struct master *m, int n)
         share_socket(m, i, SDLISTEN_FDS_START + i, flags);
         log_listening(m, i);
         log_info("%s: socket passed by systemd (LISTEN_FDS)%s", m->bound[i].text,
-                 flags & LISTENER_PROXY ? "; connections start with a PROXY protocol header"
-                                        : "");
+                 flags & LISTENER_PROXY ? "; connections start with a PROXY protocol header" : "");
     }
     return 0;
 }

@@ -59,8 +59,7 @@ const char *options_usage(void)
            "  -h, --help             print this help and exit\n";
 }
 
-static enum options_result usage_error(char *err, size_t errlen, const char *fmt,
-                                       const char *arg)
+static enum options_result usage_error(char *err, size_t errlen, const char *fmt, const char *arg)
 {
     snprintf(err, errlen, fmt, arg);
     return OPTIONS_USAGE;
@@ -100,7 +99,7 @@ static int parse_size(const char *arg, size_t *out)
     char *end;
     errno = 0;
     double n = strtod(arg, &end);
-    double unit = *end == 'K' || *end == 'k' ? 1024.0
+    double unit = *end == 'K' || *end == 'k'   ? 1024.0
                   : *end == 'M' || *end == 'm' ? 1048576.0
                   : *end == 'G' || *end == 'g' ? 1073741824.0
                                                : 1.0;
@@ -113,8 +112,7 @@ static int parse_size(const char *arg, size_t *out)
 }
 
 /* --max-conns and --memory-limit: 1 when c was one of them (and taken). */
-static int take_limit(int c, struct options *opts, enum options_result *r, char *err,
-                      size_t errlen)
+static int take_limit(int c, struct options *opts, enum options_result *r, char *err, size_t errlen)
 {
     long n;
     char *end;
@@ -129,8 +127,8 @@ static int take_limit(int c, struct options *opts, enum options_result *r, char 
         return 1;
     case OPT_MEMORY_LIMIT:
         if (parse_size(optarg, &opts->memory_limit) < 0)
-            *r = usage_error(err, errlen, "invalid --memory-limit '%s' (expected e.g. 64M)",
-                             optarg);
+            *r =
+                usage_error(err, errlen, "invalid --memory-limit '%s' (expected e.g. 64M)", optarg);
         return 1;
     }
     return 0;
@@ -181,8 +179,8 @@ static int take_path(int c, struct options *opts)
     return 0;
 }
 
-static enum options_result take_option(int c, struct options *opts, const char *bad,
-                                       char *err, size_t errlen)
+static enum options_result take_option(int c, struct options *opts, const char *bad, char *err,
+                                       size_t errlen)
 {
     enum options_result r = OPTIONS_RUN;
     if (take_path(c, opts) || take_limit(c, opts, &r, err, errlen) ||
@@ -252,7 +250,8 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
             return r;
     }
     if (optind != argc - 1)
-        return usage_error(err, errlen, "%s", optind >= argc ? "missing SCRIPT" : "more than one SCRIPT");
+        return usage_error(err, errlen, "%s",
+                           optind >= argc ? "missing SCRIPT" : "more than one SCRIPT");
     opts->script = argv[optind];
     if (opts->nlisten == 0)
         opts->listen[opts->nlisten++] = OPTIONS_DEFAULT_LISTEN;

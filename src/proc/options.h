@@ -17,9 +17,9 @@ struct options {
     const char *listen[OPTIONS_MAX_LISTEN]; /* as written; parsed by addr_parse */
     int nlisten;
     const char *script;
-    int check;     /* --check: load the script and exit */
-    int log_level; /* enum log_level */
-    int log_format; /* enum log_format */
+    int check;               /* --check: load the script and exit */
+    int log_level;           /* enum log_level */
+    int log_format;          /* enum log_format */
     int workers;             /* worker processes; 0 = auto (online CPUs) */
     double shutdown_timeout; /* seconds a stopping worker has to drain */
     const char *pid_file;    /* NULL: none */
@@ -33,8 +33,8 @@ struct options {
 };
 
 enum options_result {
-    OPTIONS_RUN,   /* serve, or check, as the options say */
-    OPTIONS_HELP,  /* -h: print usage on stdout, exit 0 */
+    OPTIONS_RUN,  /* serve, or check, as the options say */
+    OPTIONS_HELP, /* -h: print usage on stdout, exit 0 */
     OPTIONS_VERSION,
     OPTIONS_USAGE, /* bad command line: err says why; usage on stderr, exit 2 */
 };

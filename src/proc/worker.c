@@ -44,7 +44,7 @@ struct worker {
     struct event *drain_tick, *drain_deadline; /* while draining */
     struct event *metrics_tick;                /* with --metrics */
     struct event *heap_tick;
-    int accept_full;                           /* paused at --max-conns */
+    int accept_full; /* paused at --max-conns */
 };
 
 /* Loads the script and takes its handler; logs why when it cannot. */
@@ -305,8 +305,7 @@ static void worker_free(struct worker *w)
         event_base_free(w->base);
 }
 
-int worker_run(const struct options *opts, int id, const struct worker_socket *socks,
-               int nsocks)
+int worker_run(const struct options *opts, int id, const struct worker_socket *socks, int nsocks)
 {
     struct worker w = {.opts = opts};
     int status = 1;
@@ -323,8 +322,7 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
     conn_set_close_observer(gate_accepting, &w);
     w.L = load_handler(opts->script);
     if (!w.L || start_deadlines(&w) < 0 || adopt_listeners(&w, socks, nsocks) < 0 ||
-        watch_signals(&w) < 0 || start_metrics(&w) < 0 ||
-        start_heap_decay(&w) < 0)
+        watch_signals(&w) < 0 || start_metrics(&w) < 0 || start_heap_decay(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");

@@ -21,7 +21,6 @@ int worker_check(const struct options *opts);
 int worker_check_script(const struct options *opts);
 /* Serves as worker id (0..N-1) on socks until stopped; returns the exit
  * status. Expects SIGTERM, SIGQUIT and SIGUSR1 blocked, as the master forks it. */
-int worker_run(const struct options *opts, int id, const struct worker_socket *socks,
-               int nsocks);
+int worker_run(const struct options *opts, int id, const struct worker_socket *socks, int nsocks);
 
 #endif
