@@ -131,8 +131,9 @@ static void accept_error_cb(struct evconnlistener *ev, void *arg)
                   ACCEPT_RETRY_MS);
     l->starved = 1;
     struct timeval tv = {0, ACCEPT_RETRY_MS * 1000};
-    evconnlistener_disable(ev);
-    evtimer_add(l->retry, &tv);
+    /* Without the retry timer, pausing would stop accepting for good. */
+    if (evtimer_add(l->retry, &tv) == 0)
+        evconnlistener_disable(ev);
 }
 
 static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
