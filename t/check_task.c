@@ -236,16 +236,19 @@ START_TEST(test_stop_inside_ready_is_safe)
 }
 END_TEST
 
-/* Nine different ready functions: a process has room for eight kinds. */
+/* Nine different ready functions: a process has room for eight kinds. The
+ * formatter would run the macro calls together and indent the test after. */
+// clang-format off
 #define READY_FN(n)                                 \
     static void ready_##n(struct task *t, void *ud) \
     {                                               \
         (void)t, (void)ud;                          \
     }
-READY_FN(0)
-READY_FN(1) READY_FN(2) READY_FN(3) READY_FN(4) READY_FN(5) READY_FN(6) READY_FN(7) READY_FN(8)
+READY_FN(0) READY_FN(1) READY_FN(2) READY_FN(3) READY_FN(4) READY_FN(5) READY_FN(6)
+READY_FN(7) READY_FN(8)
 
-    START_TEST(test_a_ninth_kind_of_task_is_einval)
+START_TEST(test_a_ninth_kind_of_task_is_einval)
+// clang-format on
 {
     task_ready_fn fns[] = {ready_0, ready_1, ready_2, ready_3, ready_4,
                            ready_5, ready_6, ready_7, ready_8};

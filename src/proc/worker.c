@@ -80,8 +80,12 @@ int worker_check_script(const struct options *opts)
     }
     luaheap_set_limit(opts->memory_limit);
     lua_State *L = load_handler(script);
-    if (L)
+    if (L) {
+        /* Connections the script opened as it loaded end here, as at a stop. */
+        conn_abort_all("shutdown");
+        resolve_shutdown();
         luahost_close(L);
+    }
     ltask_set_base(NULL);
     event_base_free(base);
     return L ? 0 : -1;
