@@ -148,13 +148,22 @@ report_raw() {
     echo "<details><summary>one line per run: kind, measurement, server, round, figures</summary>"
     echo
     echo '```'
-    awk -F '\t' '{ id = $1 " " $2 " " $3 " " $4
-        if (id != last) { if (line != "") print line; line = id; last = id }
-        line = line " " $5 "=" $6 }
-        END { if (line != "") print line }' "$BENCH_WORK/runs.tsv"
+    report_run_lines
     echo '```'
     echo
     echo "</details>"
+}
+
+# report_run_lines [ab]: runs.tsv, one line per run (kind, measurement,
+# server, round, then its name=value figures); with "ab", only the echo runs
+# of the new build and the baseline (kind dropped, moonwire named "new").
+report_run_lines() {
+    awk -F '\t' -v ab="${1:-}" '
+        ab != "" && !($1 == "echo" && ($3 == "moonwire" || $3 == "baseline")) { next }
+        { id = ab != "" ? $2 " " ($3 == "moonwire" ? "new" : $3) " " $4 : $1 " " $2 " " $3 " " $4
+          if (id != last) { if (line != "") print line; line = id; last = id }
+          line = line " " $5 "=" $6 }
+        END { if (line != "") print line }' "$BENCH_WORK/runs.tsv"
 }
 
 # Where RESULTS.md's copies of bench/*/RESULTS-*.md begin.
@@ -300,11 +309,7 @@ AB
     echo "<details><summary>every echo run of the new build and the baseline: row, server, round, figures</summary>"
     echo
     echo '```'
-    awk -F '\t' '$1 == "echo" && ($3 == "moonwire" || $3 == "baseline") {
-        id = $2 " " ($3 == "moonwire" ? "new" : $3) " " $4
-        if (id != last) { if (line != "") print line; line = id; last = id }
-        line = line " " $5 "=" $6 }
-        END { if (line != "") print line }' "$BENCH_WORK/runs.tsv"
+    report_run_lines ab
     echo '```'
     echo
     echo "</details>"
