@@ -10,7 +10,7 @@
 plan 31
 
 spin="$SCRIPTS/load_spin.lua"          # compiled: beyond the hook
-interp="$SCRIPTS/load_spin_interp.lua" # jit.off: the hook raises at line 6
+interp="$SCRIPTS/load_spin_interp.lua" # jit.off: the hook raises at line 5
 groups=""
 
 # Every moonwire here runs in a session of its own: a build that leaves a
@@ -82,7 +82,7 @@ spawn check_interp --check --timeout 200 "$interp"
 check "--check of a jit.off 'while true do end' at the top level exits 1 in bounded time" \
     fails_within 10
 check "... with file:line: deadline exceeded while loading" \
-    contains "$LOG" "load_spin_interp.lua:6: deadline exceeded while loading (200 ms"
+    contains "$LOG" "load_spin_interp.lua:5: deadline exceeded while loading (200 ms"
 check "... and no 'ok'" sh -c "! grep -q ok '$LOG.out'"
 
 spawn check_compiled --check --timeout 200 --grace 300 "$spin"
@@ -100,7 +100,7 @@ ok $? "a top level that asks mw.deadline for longer than --timeout loads: --chec
 spawn start_interp -l 127.0.0.1:0 --timeout 200 "$interp"
 check "the server with a jit.off spinning top level exits 1 at start" fails_within 10
 check "... with file:line: deadline exceeded while loading" \
-    contains "$LOG" "load_spin_interp.lua:6: deadline exceeded while loading"
+    contains "$LOG" "load_spin_interp.lua:5: deadline exceeded while loading"
 check "... before binding or starting a worker" \
     sh -c "! grep -qE 'listening on|worker 0 started' '$LOG'"
 
@@ -162,7 +162,7 @@ for script in "$interp" "$spin"; do
     check "... the old worker keeps serving, not replaced" serving
 done
 check "the jit.off one: file:line: deadline exceeded while loading" \
-    contains "$LOG" "handler.lua:6: deadline exceeded while loading"
+    contains "$LOG" "handler.lua:5: deadline exceeded while loading"
 check "the compiled one: the check was killed past --grace, and the log says why" \
     contains "$LOG" "$handler: deadline exceeded while loading: its top level still ran past"
 exec 3>&-
