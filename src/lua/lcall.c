@@ -46,9 +46,14 @@ int lcall(lua_State *L, int nargs)
     return lcall_timed(L, nargs, -1, NULL);
 }
 
+int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what)
+{
+    return lcall_results(L, nargs, 0, timeout_ms, what);
+}
+
 /* Only the outermost entry arms a deadline: a nested one (an on_close run
  * from inside a write) runs under the deadline of the entry around it. */
-int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what)
+int lcall_results(lua_State *L, int nargs, int nresults, long timeout_ms, const char *what)
 {
     int base = lua_gettop(L) - nargs;
     push_traceback(L);
@@ -56,7 +61,7 @@ int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what)
     if (depth == 0)
         deadline_arm(timeout_ms, what);
     depth++;
-    int rc = lua_pcall(L, nargs, 0, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
     depth--;
     int hit = ldeadline_leave(L, depth == 0) && rc != 0;
     lua_remove(L, rc == 0 ? base : -2);

@@ -17,6 +17,9 @@ int lcall(lua_State *L, int nargs);
  * names what runs, for the log if it overstays its grace (a string that
  * lives as long as the call). Returns LCALL_DEADLINE when it hit it. */
 int lcall_timed(lua_State *L, int nargs, long timeout_ms, const char *what);
+/* lcall_timed keeping nresults results on the stack, in place of the
+ * function and its arguments, when it succeeds (a script's top level). */
+int lcall_results(lua_State *L, int nargs, int nresults, long timeout_ms, const char *what);
 /* Resumes the coroutine co (a thread of L) with the nargs values on top of
  * its stack. Returns 1 when it yielded (the yielded values on co's stack),
  * 0 when its function returned, or -1 with "message + traceback" pushed on

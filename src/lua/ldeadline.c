@@ -6,9 +6,17 @@
 
 #include <lauxlib.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 /* The state the hook is set on: written before the thread starts. */
 static lua_State *_Atomic hooked_state;
+
+/* Where the hook raised last, for a caller that words the error its own way
+ * (a script's top level); on the loop thread only. */
+static struct {
+    char where[LUA_IDSIZE + 16]; /* "file:line", or "" */
+    long ms;
+} last_raise;
 
 /* Raises at the instruction about to run, naming its line: a hook sees the
  * running function at level 0, where luaL_where(L, 1) would name its caller.
@@ -20,12 +28,22 @@ static void on_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     int ms = (int)deadline_raise();
-    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-        lua_pushfstring(L, "%s:%d: moonwire: deadline exceeded (%d ms)", ar->short_src,
-                        ar->currentline, ms);
-    else
+    last_raise.ms = ms;
+    last_raise.where[0] = '\0';
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+        snprintf(last_raise.where, sizeof last_raise.where, "%s:%d", ar->short_src,
+                 ar->currentline);
+        lua_pushfstring(L, "%s: moonwire: deadline exceeded (%d ms)", last_raise.where, ms);
+    } else {
         lua_pushfstring(L, "moonwire: deadline exceeded (%d ms)", ms);
+    }
     lua_error(L);
+}
+
+const char *ldeadline_raised_at(long *ms)
+{
+    *ms = last_raise.ms;
+    return last_raise.where[0] ? last_raise.where : NULL;
 }
 
 /* On the scheduler thread: lua_sethook is the one call LuaJIT allows from

@@ -18,4 +18,8 @@ void ldeadline_stop(void);
  * entry hit its deadline. */
 int ldeadline_leave(lua_State *L, int outer);
 
+/* Where the hook last raised a deadline error ("file:line"), or NULL when
+ * the running code had no line; *ms is that entry's deadline. */
+const char *ldeadline_raised_at(long *ms);
+
 #endif

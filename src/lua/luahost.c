@@ -4,6 +4,7 @@
 
 #include "bibop.h"
 #include "lcall.h"
+#include "ldeadline.h"
 #include "lscript.h"
 #include "lmoonwire.h"
 #include "luaheap.h"
@@ -46,15 +47,40 @@ static void set_search_path(lua_State *L)
     lua_pop(L, 2);
 }
 
-/* Runs the script; leaves its handler table on the stack. */
+/* What the deadline thread names if the top level overstays --grace; read
+ * by that thread, so it must outlive the call. */
+static char top_level[PATH_MAX + 32];
+
+/* The top level ran past its deadline: "file:line: deadline exceeded while
+ * loading (N ms)" where the hook raised (the script or a module it required),
+ * and the traceback of that error. */
+static void describe_deadline(lua_State *L, const char *script, char *err, size_t errlen)
+{
+    long ms;
+    const char *where = ldeadline_raised_at(&ms);
+    const char *trace = strchr(lua_tostring(L, -1) ? lua_tostring(L, -1) : "", '\n');
+    snprintf(err, errlen, "%s: deadline exceeded while loading (%ld ms; see --timeout)%s",
+             where ? where : script, ms, trace ? trace : "");
+}
+
+/* Runs the script's top level as a call from the loop, under --timeout;
+ * leaves its handler table on the stack. */
 static int load_script(lua_State *L, const char *script, char *err, size_t errlen)
 {
-    lua_pushcfunction(L, lcall_traceback);
-    if (lscript_load(L, script) != 0 || lua_pcall(L, 0, 1, -2) != 0) {
+    snprintf(top_level, sizeof top_level, "the top level of %s", script);
+    if (lscript_load(L, script) != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         return -1;
     }
-    lua_remove(L, -2);
+    int rc = lcall_results(L, 0, 1, -1, top_level);
+    if (rc == LCALL_DEADLINE) {
+        describe_deadline(L, script, err, errlen);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        return -1;
+    }
     if (!lua_istable(L, -1)) {
         snprintf(err, errlen, "%s: the script must return a handler table (got %s)", script,
                  luaL_typename(L, -1));
@@ -71,7 +97,8 @@ static int on_panic(lua_State *L)
     return 0;
 }
 
-lua_State *luahost_open(const char *script, char *err, size_t errlen)
+lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char *err,
+                        size_t errlen)
 {
     struct bibop_heap *heap = luaheap();
     lua_State *L = heap ? lua_newstate(bibop_lua_alloc, heap) : NULL;
@@ -83,8 +110,9 @@ lua_State *luahost_open(const char *script, char *err, size_t errlen)
     luaL_openlibs(L);
     set_search_path(L);
     lmoonwire_open(L);
-    if (load_script(L, script, err, errlen) < 0) {
-        lua_close(L);
+    if (ldeadline_start(L, timeout_ms, grace_ms, err, errlen) < 0 ||
+        load_script(L, script, err, errlen) < 0) {
+        luahost_close(L);
         return NULL;
     }
     return L;
@@ -92,5 +120,6 @@ lua_State *luahost_open(const char *script, char *err, size_t errlen)
 
 void luahost_close(lua_State *L)
 {
+    ldeadline_stop();
     lua_close(L);
 }

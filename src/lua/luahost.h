@@ -1,6 +1,7 @@
 /* luahost: the worker's Lua state and its handler script.
  * Creates the state on our allocator, makes require find the moonwire
- * module and the Lua library, and runs the script for its handler table. */
+ * module and the Lua library, and runs the script for its handler table
+ * under the worker's deadlines. */
 #ifndef MW_LUAHOST_H
 #define MW_LUAHOST_H
 
@@ -8,9 +9,13 @@
 
 #include <lua.h>
 
-/* Creates the state and loads script; on failure returns NULL with err set.
- * On success the handler table is left on top of the stack. */
-lua_State *luahost_open(const char *script, char *err, size_t errlen);
+/* Creates the state, starts its deadlines (--timeout timeout_ms, --grace
+ * grace_ms: ldeadline.c) and runs the script's top level under them, as a
+ * call from the loop; on failure returns NULL with err set. On success the
+ * handler table is left on top of the stack. */
+lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char *err,
+                        size_t errlen);
+/* Stops the deadlines and closes the state. */
 void luahost_close(lua_State *L);
 /* The directory searched first by require. */
 const char *luahost_lua_dir(void);

@@ -73,9 +73,12 @@ static int master_init(struct master *m, const struct options *opts)
             m->slots[k].socks[i].fd = -1;
     }
     log_set_worker(-1);
-    return take_user_and_pid_file(m) < 0 || master_check_at_start(m) < 0 ||
-                   master_bind_all(m) < 0 || master_metrics_bind(m) < 0 ||
-                   write_pid_and_open_log(m) < 0
+    if (take_user_and_pid_file(m) < 0)
+        return -1;
+    int checked = master_check_at_start(m);
+    if (checked != 0)
+        return checked;
+    return master_bind_all(m) < 0 || master_metrics_bind(m) < 0 || write_pid_and_open_log(m) < 0
                ? -1
                : 0;
 }
@@ -142,15 +145,19 @@ static void master_free(struct master *m)
     script_free(&m->candidate);
 }
 
+/* master_init returns 1 when a stop signal came while the script was checked:
+ * the master exits 0, as from any stop. */
 int master_run(const struct options *opts)
 {
     static struct master m; /* one per process; too big for the stack */
     sigset_t set;
-    int status = 1;
+    int status = 1, init;
     log_set_format(opts->log_format);
     if (master_signals_block(&set) < 0)
         log_error("sigprocmask: %s", strerror(errno));
-    else if (master_init(&m, opts) == 0 && master_serve(&m, &set) == 0)
+    else if ((init = master_init(&m, opts)) > 0)
+        status = 0;
+    else if (init == 0 && master_serve(&m, &set) == 0)
         status = 0;
     master_free(&m);
     return status;

@@ -54,9 +54,11 @@ static int child_setup(struct master *m, int id)
 {
     char err[ERR_MAX];
     log_set_worker(id);
-    /* Orphaned workers drain and go; the master's event base is left as it
-     * is: the child never runs that loop and makes its own. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m->self)
+    /* Orphaned workers drain and go; an orphaned script check has no one to
+     * answer, and its signals stay blocked (a loop in it may be beyond any
+     * deadline): it is killed. The master's event base is left as it is: the
+     * child never runs that loop and makes its own. */
+    if (prctl(PR_SET_PDEATHSIG, id < 0 ? SIGKILL : SIGTERM) < 0 || getppid() != m->self)
         return -1;
     child_close_fds(m, id);
     if (m->has_user && user_switch(&m->user, err, sizeof err) < 0) {

@@ -92,8 +92,9 @@ void master_reap(struct master *m);
 
 /* master_reload.c */
 
-/* At start: reads the script and checks it in a child; 0 when it passed
- * (it is then what the workers run), -1 otherwise. */
+/* At start: reads the script and checks it in a child, within the check's
+ * limit; 0 when it passed (it is then what the workers run), 1 when a stop
+ * signal came meanwhile (the check is killed), -1 otherwise. */
 int master_check_at_start(struct master *m);
 /* SIGHUP: reads the script again and checks it in a child. */
 void master_reload(struct master *m);

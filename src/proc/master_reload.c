@@ -18,8 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define CHECK_LIMIT_MS 30000 /* a reload's script check that takes longer is killed */
-
 /* ---- the check, in a child ---- */
 
 static void run_check(struct master *m, int id)
@@ -30,11 +28,14 @@ static void run_check(struct master *m, int id)
 }
 
 /* The script is read here, before --user drops privileges, and checked in a
- * child; the workers then compile the text that passed. */
+ * child; the workers then compile the text that passed. There is no event
+ * loop yet: the wait takes the stop signals itself (all blocked), so a
+ * script that never finishes loading can still be stopped. */
 int master_check_at_start(struct master *m)
 {
-    int status;
+    int status, signum;
     char err[ERR_MAX];
+    sigset_t stops;
     if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
         log_error("%s", err);
         return -1;
@@ -42,12 +43,17 @@ int master_check_at_start(struct master *m)
     pid_t pid = master_fork_child(m, -1, run_check);
     if (pid < 0)
         return -1;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            log_error("waitpid: %s", strerror(errno));
-            return -1;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGQUIT);
+    int rc = worker_check_wait(m->opts->script, pid, &stops, &status, &signum);
+    if (rc == WORKER_CHECK_STOPPED) {
+        log_info("%s: stopping while %s was checked; no worker started", strsignal(signum),
+                 m->opts->script);
+        return 1;
+    }
+    if (rc < 0 || worker_check_verdict(m->opts, status) < 0)
         return -1;
     m->script = m->candidate;
     m->candidate = (struct script_text){NULL, NULL, 0};
@@ -108,11 +114,14 @@ static void renew(struct master *m, int id)
 
 void master_check_done(struct master *m, int status, const char *how)
 {
+    int limit_pending = evtimer_pending(m->check_timer, NULL); /* else the master killed it */
     m->checker = 0;
     evtimer_del(m->check_timer);
     if (m->stopping)
         return;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (limit_pending)
+            worker_check_verdict(m->opts, status); /* a kill past --grace is explained */
         log_error("reload: %s failed its check (%s); the running workers keep serving",
                   m->opts->script, how);
         script_free(&m->candidate);
@@ -128,7 +137,7 @@ void master_check_done(struct master *m, int status, const char *how)
 
 void master_reload(struct master *m)
 {
-    struct timeval limit = ms_timeval(CHECK_LIMIT_MS);
+    struct timeval limit = ms_timeval(WORKER_CHECK_LIMIT_MS);
     if (m->stopping)
         return;
     if (m->checker) {
@@ -156,7 +165,7 @@ void master_on_check_timer(evutil_socket_t fd, short what, void *arg)
     struct master *m = arg;
     (void)fd, (void)what;
     log_error("reload: checking %s takes more than %d s; giving up", m->opts->script,
-              CHECK_LIMIT_MS / 1000);
+              WORKER_CHECK_LIMIT_MS / 1000);
     if (m->checker > 0 && kill(m->checker, SIGKILL) < 0)
         log_warn("kill script check (pid %ld): %s", (long)m->checker, strerror(errno));
 }

@@ -5,7 +5,6 @@
 #include "addr.h"
 #include "conn.h"
 #include "lconn.h"
-#include "ldeadline.h"
 #include "listener.h"
 #include "lmoonwire.h"
 #include "ltask.h"
@@ -47,11 +46,13 @@ struct worker {
     int accept_full; /* paused at --max-conns */
 };
 
-/* Loads the script and takes its handler; logs why when it cannot. */
-static lua_State *load_handler(const char *script)
+/* Loads the script, its top level under --timeout and --grace, and takes
+ * its handler; logs why when it cannot. */
+static lua_State *load_handler(const struct options *opts)
 {
     char err[ERR_MAX];
-    lua_State *L = luahost_open(script, err, sizeof err);
+    const char *script = opts->script;
+    lua_State *L = luahost_open(script, opts->timeout_ms, opts->grace_ms, err, sizeof err);
     if (!L) {
         log_error("%s", err);
         return NULL;
@@ -79,7 +80,7 @@ int worker_check_script(const struct options *opts)
         return -1;
     }
     luaheap_set_limit(opts->memory_limit);
-    lua_State *L = load_handler(script);
+    lua_State *L = load_handler(opts);
     if (L) {
         /* Connections the script opened as it loaded end here, as at a stop. */
         conn_abort_all("shutdown");
@@ -89,14 +90,6 @@ int worker_check_script(const struct options *opts)
     ltask_set_base(NULL);
     event_base_free(base);
     return L ? 0 : -1;
-}
-
-int worker_check(const struct options *opts)
-{
-    if (worker_check_script(opts) < 0)
-        return 1;
-    printf("%s: ok\n", opts->script);
-    return 0;
 }
 
 /* At --max-conns accepting pauses (newcomers wait in the kernel's backlog)
@@ -273,16 +266,6 @@ static int start_heap_decay(struct worker *w)
     return 0;
 }
 
-/* The scheduler thread that enforces --timeout and --grace on this worker. */
-static int start_deadlines(struct worker *w)
-{
-    char err[ERR_MAX];
-    if (ldeadline_start(w->L, w->opts->timeout_ms, w->opts->grace_ms, err, sizeof err) == 0)
-        return 0;
-    log_error("%s", err);
-    return -1;
-}
-
 static void worker_free(struct worker *w)
 {
     close_listeners(w);
@@ -301,8 +284,7 @@ static void worker_free(struct worker *w)
     if (w->drain_deadline)
         event_free(w->drain_deadline);
     resolve_shutdown();
-    ldeadline_stop();
-    if (w->L)
+    if (w->L) /* its deadline thread too */
         luahost_close(w->L);
     ltask_set_base(NULL);
     if (w->base)
@@ -324,9 +306,9 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
         goto done;
     luaheap_set_limit(opts->memory_limit);
     conn_set_close_observer(gate_accepting, &w);
-    w.L = load_handler(opts->script);
-    if (!w.L || start_deadlines(&w) < 0 || adopt_listeners(&w, socks, nsocks) < 0 ||
-        watch_signals(&w) < 0 || start_metrics(&w) < 0 || start_heap_decay(&w) < 0)
+    w.L = load_handler(opts);
+    if (!w.L || adopt_listeners(&w, socks, nsocks) < 0 || watch_signals(&w) < 0 ||
+        start_metrics(&w) < 0 || start_heap_decay(&w) < 0)
         goto done;
     if (event_base_dispatch(w.base) < 0)
         log_error("event loop failed");

@@ -4,6 +4,15 @@
 #ifndef MW_WORKER_H
 #define MW_WORKER_H
 
+#include <signal.h>
+#include <sys/types.h>
+
+/* A script check (in a child: at start, on a reload, for --check) that takes
+ * longer is killed, and fails. */
+#define WORKER_CHECK_LIMIT_MS 30000
+/* worker_check_wait: a stop signal came while the check ran. */
+#define WORKER_CHECK_STOPPED (-2)
+
 struct options;
 
 /* A listening socket bound by the master, and the name to report it by. */
@@ -13,12 +22,23 @@ struct worker_socket {
     int proxy; /* connections start with a PROXY protocol header */
 };
 
-/* --check: loads the script, checks its handler table, prints "SCRIPT: ok";
- * returns the exit status. */
+/* --check: checks the script in a child process, within the limit, prints
+ * "SCRIPT: ok"; returns the exit status (worker_check.c). */
 int worker_check(const struct options *opts);
-/* Loads opts->script in a throwaway Lua state under --memory-limit, as a
- * worker would: 0, or -1 with the reason logged. */
+/* Loads opts->script in a throwaway Lua state under --memory-limit, its top
+ * level under --timeout and --grace, as a worker would: 0, or -1 with the
+ * reason logged. The body of every check, run in the child. */
 int worker_check_script(const struct options *opts);
+/* Waits for the check child pid, WORKER_CHECK_LIMIT_MS at most, and for the
+ * signals of stops, which must be blocked (SIGCHLD too). Returns 0 with its
+ * wait status in *status; or kills and reaps it and returns
+ * WORKER_CHECK_STOPPED (a signal of stops came: *signum), or -1 (the limit
+ * passed or a call failed: logged). */
+int worker_check_wait(const char *script, pid_t pid, const sigset_t *stops, int *status,
+                      int *signum);
+/* 0 when the check child that ended with status passed; else -1, and why
+ * is logged when the child could not say it (it was killed). */
+int worker_check_verdict(const struct options *opts, int status);
 /* Serves as worker id (0..N-1) on socks until stopped; returns the exit
  * status. Expects SIGTERM, SIGQUIT and SIGUSR1 blocked, as the master forks it. */
 int worker_run(const struct options *opts, int id, const struct worker_socket *socks, int nsocks);
