@@ -1,4 +1,4 @@
--- moonwire.http with short deadlines (2 s for a head, 2 s between body
+-- moonwire.http with short deadlines (2 s for a head, 3 s between body
 -- reads) and handlers that fail:
 --   GET /          "ok"
 --   POST /echo     the body back, and a LF
@@ -28,4 +28,4 @@ local function serve(req)
   return route(req)
 end
 
-return http.server(serve, { header_timeout = 2000, body_timeout = 2000 })
+return http.server(serve, { header_timeout = 2000, body_timeout = 3000 })
