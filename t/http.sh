@@ -208,7 +208,7 @@ use IO::Select;
 use Time::HiRes qw(time);
 $SIG{PIPE} = 'IGNORE';
 my ($port, $n, $limit) = @ARGV;
-my (%start, %fd);
+my %start;
 my $sel = IO::Select->new;
 for my $i (1 .. $n) {
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect $i: $!\n";
