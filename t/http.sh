@@ -2,7 +2,7 @@
 # examples/http.lua (on moonwire.http) with curl and wrk, and malformed or
 # oversized requests sent raw: each case gets the status HTTP says it should.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 55
+plan 90
 
 mkdir -p "$TMP/www/sub"
 printf '<h1>hi</h1>\n' >"$TMP/www/index.html"
@@ -138,6 +138,169 @@ for _ in $(seq 40); do
     sleep 0.05
 done
 check "the handler's on_close runs (saw $closes)" [ "$closes" -ge 1 ]
+stop_server
+check "that server exits 0" [ "$STATUS" -eq 0 ]
+
+# ---- deadlines, strictness and failing handlers (t/scripts/http_strict.lua:
+# header_timeout 2 s, body_timeout 3 s, idle_timeout left at 60 s; a 64 MB
+# heap) ----
+start_server strict --memory-limit 64M -l 127.0.0.1:0 "$SCRIPTS/http_strict.lua" || finish
+URL="http://127.0.0.1:$PORT"
+
+# trickle FD FIRST [SECONDS]: writes FIRST (printf format) on FD, then one
+# byte a second for SECONDS (default 10) or until the write fails; in the
+# background (its PID in TRICKLE).
+trickle() {
+    (
+        send_at_once "$1" "$2"
+        for _ in $(seq "${3:-10}"); do
+            sleep 1
+            printf X >&"$1" 2>/dev/null || exit 0
+        done
+    ) &
+    TRICKLE=$!
+}
+
+# took_between LOW HIGH: the last closes_within's EOF_MS is in [LOW, HIGH].
+took_between() {
+    [ "$EOF_MS" -ge "$1" ] && [ "$EOF_MS" -le "$2" ] && return 0
+    echo "# closed after $EOF_MS ms, not within $1..$2 ms"
+    return 1
+}
+
+exec {slow}<>"/dev/tcp/127.0.0.1/$PORT"
+trickle "$slow" 'GET / HTTP/1.1\r\n'
+check "a head sent a byte a second is closed at header_timeout (2 s) from its first byte, unanswered" \
+    closes_silently_within 6000 "$slow"
+check "... not before it, and not re-armed by each byte" took_between 1500 4500
+kill "$TRICKLE" 2>/dev/null
+exec {slow}>&-
+check "... and the log says why" comes_to "$LOG" "http: header timeout"
+
+exec {slow}<>"/dev/tcp/127.0.0.1/$PORT"
+trickle "$slow" 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n' 5
+check "a body sent a byte a second (each read within body_timeout) is answered" \
+    timeout 10 grep -a -m1 -qx XXXXX <&"$slow"
+kill "$TRICKLE" 2>/dev/null
+exec {slow}>&-
+
+exec {slow}<>"/dev/tcp/127.0.0.1/$PORT"
+send_at_once "$slow" 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc'
+check "a body that stalls is closed at body_timeout (3 s) after its last read, unanswered" \
+    closes_silently_within 7000 "$slow"
+check "... not before it" took_between 2500 5500
+exec {slow}>&-
+check "... and the log says why" comes_to "$LOG" "http: body timeout"
+
+# Many slow heads at once, each a byte a second, while a normal client is
+# served; a few hundred, well under the descriptor limit.
+slowloris=300
+[ "$(ulimit -n)" -ge 1024 ] || slowloris=$(($(ulimit -n) / 4))
+cat >"$TMP/slowloris.pl" <<'PERL'
+# slowloris.pl PORT N LIMIT_S: N connections each send a request line, then
+# a byte a second; prints how many the server closed (and how soon after
+# their first byte) and how many bytes it sent them, once all are closed or
+# after LIMIT_S seconds.
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Select;
+use Time::HiRes qw(time);
+$SIG{PIPE} = 'IGNORE';
+my ($port, $n, $limit) = @ARGV;
+my %start;
+my $sel = IO::Select->new;
+for my $i (1 .. $n) {
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect $i: $!\n";
+    $s->blocking(0);
+    syswrite($s, "GET / HTTP/1.1\r\n");
+    $start{fileno $s} = time;
+    $sel->add($s);
+}
+print STDERR "connected\n";
+my ($closed, $bytes, $min, $max) = (0, 0, 1e9, 0);
+my ($end, $next) = (time + $limit, time + 1);
+while ($sel->count && time < $end) {
+    for my $s ($sel->can_read(0.1)) {
+        my $r = sysread($s, my $buf, 4096);
+        next if !defined $r && $!{EAGAIN};
+        if ($r) { $bytes += $r; next }
+        my $ms = (time - $start{fileno $s}) * 1000;
+        $min = $ms if $ms < $min;
+        $max = $ms if $ms > $max;
+        $closed++;
+        $sel->remove($s);
+        close $s;
+    }
+    if (time >= $next) {
+        syswrite($_, "X") for $sel->handles;
+        $next += 1;
+    }
+}
+printf "opened %d closed %d bytes %d min_ms %d max_ms %d\n", $n, $closed, $bytes, $min, $max;
+PERL
+perl "$TMP/slowloris.pl" "$PORT" "$slowloris" 15 >"$TMP/slowloris.out" 2>"$TMP/slowloris.err" &
+loris=$!
+for _ in $(seq 100); do
+    grep -q connected "$TMP/slowloris.err" && break
+    sleep 0.05
+done
+code_then=$(code --max-time 3 "$URL/")
+wait "$loris"
+read -r _ opened _ closed _ bytes _ min_ms _ max_ms <"$TMP/slowloris.out"
+echo "# slowloris: $(cat "$TMP/slowloris.out"; grep -v "^connected" "$TMP/slowloris.err")"
+check "$slowloris slow heads at once: each closed at its header deadline (${min_ms:-?}..${max_ms:-?} ms)" \
+    bash -c "[ '$closed' = '$slowloris' ] && [ '${min_ms:-0}' -ge 1500 ] && [ '${max_ms:-99999}' -le 8000 ]"
+check "... with nothing sent to them" [ "$bytes" = 0 ]
+check "... while a normal request was answered" [ "$code_then" = 200 ]
+
+# refused_with CODE INPUT: INPUT (printf format) on a connection the client
+# keeps open is answered with status CODE and closed by the server within 3 s.
+refused_with() {
+    local fd status
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    send_at_once "$fd" "$2"
+    closes_within 3000 "$fd"
+    status=$?
+    exec {fd}>&-
+    head -1 "$TMP/eof.data" | grep -q "^HTTP/1.1 $1 " && return $status
+    echo "# got: $(head -1 "$TMP/eof.data" | od -c | head -2)"
+    return 1
+}
+
+check "a NUL in the request target is 400, and closes" refused_with 400 'GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n'
+check "a control byte (001) in the request target is 400, and closes" \
+    refused_with 400 'GET /a\001b HTTP/1.1\r\nHost: a\r\n\r\n'
+check "a DEL in the request target is 400, and closes" refused_with 400 'GET /a\177b HTTP/1.1\r\nHost: a\r\n\r\n'
+check "two Host headers are 400, and close" refused_with 400 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'
+check "an HTTP/0.9 request line is answered 400 at once, and closes" refused_with 400 'GET /\r\n'
+check "bare LF line ends are answered 400 at once, and close" refused_with 400 'GET / HTTP/1.1\nHost: a\n\n'
+check "... in the header lines only too" refused_with 400 'GET / HTTP/1.1\r\nHost: a\n\n'
+check "... and in a chunk size line" \
+    refused_with 400 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n'
+
+curl -s -D "$TMP/h" -o "$TMP/body" "$URL/raise"
+check "a handler that raises: 500" grep -q '^HTTP/1.1 500 ' "$TMP/h"
+check "... with Connection: close" contains "$TMP/h" "Connection: close"
+check "... and the error logged with its traceback" comes_to "$LOG" "http_strict.lua:15: boom from /raise"
+check "... the handler's frame in it" contains "$LOG" "http_strict.lua:15: in function"
+check "requests before the one that raised are answered, then the 500 closes" \
+    refused_with 200 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /raise HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n'
+check "... with nothing after the 500" \
+    bash -c "[ \"\$(grep -ac '^HTTP/1.1 ' '$TMP/eof.data')\" = 2 ] && grep -aq '^HTTP/1.1 500 ' '$TMP/eof.data'"
+
+curl -s -D "$TMP/h" -o "$TMP/body" "$URL/table"
+check "a handler that returns a table as its body: 500" grep -q '^HTTP/1.1 500 ' "$TMP/h"
+check "... not the table's address" sh -c "! grep -q 'table: 0x' '$TMP/body'"
+check "... and the error names the handler (file:line)" \
+    comes_to "$LOG" "http_strict.lua:25 returned a table as its body, not a string"
+check "a string as the status: 500" [ "$(code "$URL/status")" = 500 ]
+check "... logged" comes_to "$LOG" "returned a string as its status, not a number"
+check "a table as a header's value: 500" [ "$(code "$URL/header")" = 500 ]
+check "... logged" comes_to "$LOG" "returned a table as header X-Bad, not a string"
+check "a handler's memory error closes its connection unanswered" [ "$(code "$URL/grow")" = 000 ]
+check "... with reason out of memory" comes_to "$LOG" 'reason="out of memory"'
+check "after all that the server still answers" [ "$(curl -s "$URL/")" = ok ]
 stop_server
 check "that server exits 0" [ "$STATUS" -eq 0 ]
 finish

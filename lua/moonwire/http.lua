@@ -2,17 +2,22 @@
 --   local http = require "moonwire.http"
 --   return http.server(function(req) return 200, "hello\n" end)
 -- Requests are parsed from whatever arrived (framing "raw"), pipelined ones
--- included, and the responses of one read leave in one write. A body too
--- big for the buffered bytes is collected by the core as one { length = n }
--- frame. Keep-alive by default in HTTP/1.1, close by default in HTTP/1.0.
--- Malformed requests get 400, oversized ones 413, 414 or 431, and close.
+-- included, and the responses of one read leave in one write. The reads of
+-- a body the parser knows the length of are gathered in a string buffer and
+-- joined once. Keep-alive by default in HTTP/1.1, close by default in
+-- HTTP/1.0. Malformed requests get 400, oversized ones 413, 414 or 431, and
+-- close; a handler that raises gets 500, and closes. A request's head must
+-- come whole within header_timeout of its first byte, and its body with no
+-- more than body_timeout between two reads: past either, the connection is
+-- closed without a response, as nginx does.
 
 local byte, sub, find, match, lower, format = string.byte, string.sub, string.find,
   string.match, string.lower, string.format
 local concat, tonumber, tostring, type, pairs = table.concat, tonumber, tostring, type, pairs
-local gsub, char, os_date = string.gsub, string.char, os.date
-
-local BIG_BODY = 64 * 1024 -- a body missing this much is framed by the core
+local gsub, char, rep, os_date = string.gsub, string.char, string.rep, os.date
+local xpcall, error, traceback, getinfo = xpcall, error, debug.traceback, debug.getinfo
+local max, huge, setmetatable = math.max, math.huge, setmetatable
+local new_buffer = require("string.buffer").new
 
 -- LuaJIT's table.new(narray, nhash): a table sized up front, not grown by rehashing.
 local new_table = require "table.new"
@@ -78,15 +83,23 @@ end
 
 -- ---- responses ----
 
--- Appends the response to out (from index n+1); returns the new n.
-local function put_response(out, n, req, status, body, headers)
-  body = body or ""
-  if type(body) ~= "string" then body = tostring(body) end
+-- What a handler returned that cannot be sent: raised as an error naming
+-- the handler (where: its file:line), never sent as "table: 0x...".
+local function bad_result(where, what, v, expected)
+  error(format("http handler %s returned a %s as %s, not %s", where, type(v), what, expected), 0)
+end
+
+-- Appends the response to out (from index n+1); returns the new n. body is
+-- a string; headers come from the handler described by where.
+local function put_response(out, n, req, status, body, headers, where)
   out[n + 1], out[n + 2] = status_line(status), date_header
   n = n + 2
   local typed = false
   if headers then
     for k, v in pairs(headers) do
+      if type(k) ~= "string" then bad_result(where, "a header name", k, "a string") end
+      local tv = type(v)
+      if tv ~= "string" and tv ~= "number" then bad_result(where, "header " .. k, v, "a string") end
       if not typed and lower(k) == "content-type" then typed = true end
       out[n + 1], out[n + 2], out[n + 3], out[n + 4] = k, ": ", v, "\r\n"
       n = n + 4
@@ -125,16 +138,20 @@ local function fail(status, why)
   return nil, status, why
 end
 
--- Adds header name: value to h, joining repeats with ", ".
+-- Adds header name: value to h, joining repeats with ", "; returns why a
+-- repeat is refused: a second Host (RFC 9112 3.2), or a Content-Length
+-- that differs from the first.
 local function add_header(h, name, value)
   local old = h[name]
-  if old then
-    if name == "content-length" and old ~= value then return false end
-    if name ~= "content-length" then h[name] = old .. ", " .. value end
-  else
+  if not old then
     h[name] = value
+  elseif name == "host" then
+    return "more than one Host"
+  elseif name ~= "content-length" then
+    h[name] = old .. ", " .. value
+  elseif old ~= value then
+    return "conflicting Content-Length"
   end
-  return true
 end
 
 -- Header names already seen to be tokens: most requests repeat a few dozen
@@ -181,7 +198,8 @@ local function parse_headers(buf, from, to, limits)
     end
     count = count + 1
     if count > limits.max_headers then return fail(431, "too many header fields") end
-    if not add_header(h, lower(name), value) then return fail(400, "conflicting Content-Length") end
+    local refused = add_header(h, lower(name), value)
+    if refused then return fail(400, refused) end
     from = e + 2
   end
   return h
@@ -206,11 +224,12 @@ local KNOWN_METHODS = {
   OPTIONS = true, PATCH = true, CONNECT = true, TRACE = true,
 }
 
--- Whether s has a byte that %S would not match (space, \t \n \v \f \r).
-local function has_space(s)
+-- Whether s has a space, a control byte (NUL included) or DEL: none may be
+-- in a request target (RFC 3986), and nginx refuses them with 400.
+local function has_ctl(s)
   for i = 1, #s do
     local b = byte(s, i)
-    if b == 32 or (b >= 9 and b <= 13) then return true end
+    if b <= 32 or b == 127 then return true end
   end
   return false
 end
@@ -226,7 +245,7 @@ local function split_request_line(buf, pos, e)
   local minor = byte(buf, sp2 + 8)
   if not KNOWN_METHODS[method] or (minor ~= 48 and minor ~= 49) then return nil end
   local target = sub(buf, sp1 + 1, sp2 - 1)
-  if target == "" or has_space(target) then return nil end
+  if target == "" then return nil end
   return method, target, "1", minor == 48 and "0" or "1"
 end
 
@@ -238,6 +257,7 @@ local function parse_request_line(buf, pos, e)
     method, target, major, minor = match(sub(buf, pos, e - 1), "^(%S+) (%S+) HTTP/(%d)%.(%d)$")
     if not method or not find(method, TOKEN) then return fail(400, "malformed request line") end
   end
+  if has_ctl(target) then return fail(400, "control byte in the request target") end
   if major ~= "1" then return fail(505, "only HTTP/1.x is served") end
   local path, query = split_target(method, target)
   if not path then return fail(400, "malformed request target") end
@@ -269,24 +289,46 @@ local function body_kind(req, limits)
   return n > 0 and "length" or "none", n
 end
 
--- Parses a request head at pos: returns the request and the position of
--- its body; nil when more is needed; or false, status, why.
-local function parse_head(buf, pos, limits)
-  while sub(buf, pos, pos + 1) == "\r\n" do pos = pos + 2 end -- stray CRLFs between requests
-  local line_end = find(buf, "\r\n", pos, true)
+-- Whether buf from pos has a LF without a CR before it. A line ended so
+-- would never end, as lines end at CRLF here: such a request is refused at
+-- once rather than held until a timeout (nginx takes a bare LF as a line
+-- end; RFC 9112 2.2 allows either).
+local function bare_lf(buf, pos)
+  local lf = find(buf, "\n", pos, true)
+  while lf do
+    if lf == pos or byte(buf, lf - 1) ~= 13 then return true end
+    lf = find(buf, "\n", lf + 1, true)
+  end
+  return false
+end
+
+-- A head not yet whole at pos (its request line ends at line_end, if it
+-- does): nil to wait for more, or false, status, why when more cannot help.
+local function unfinished_head(buf, pos, line_end, limits)
   if not line_end then
+    if bare_lf(buf, pos) then return false, 400, "bare LF line end" end
     if #buf - pos >= limits.max_request_line then return false, 414, "request line too long" end
     return nil
   end
+  if bare_lf(buf, line_end + 2) then return false, 400, "bare LF line end" end
+  if #buf - pos > limits.max_header then return false, 431, "header section too large" end
+  return nil
+end
+
+-- Parses a request head at pos: returns the request and the position of
+-- its body; nil when more is needed; or false, status, why. The request
+-- line is judged as soon as it ends, so one that is not HTTP/1.x (an
+-- HTTP/0.9 "GET /") is answered without waiting for headers.
+local function parse_head(buf, pos, limits)
+  while sub(buf, pos, pos + 1) == "\r\n" do pos = pos + 2 end -- stray CRLFs between requests
+  local line_end = find(buf, "\r\n", pos, true)
+  if not line_end then return unfinished_head(buf, pos, nil, limits) end
   if line_end - pos > limits.max_request_line then return false, 414, "request line too long" end
-  local head_end = find(buf, "\r\n\r\n", line_end, true)
-  if not head_end then
-    if #buf - pos > limits.max_header then return false, 431, "header section too large" end
-    return nil
-  end
-  if head_end - pos > limits.max_header then return false, 431, "header section too large" end
   local method, target, path, query, version = parse_request_line(buf, pos, line_end)
   if not method then return false, target, path end -- the status and why
+  local head_end = find(buf, "\r\n\r\n", line_end, true)
+  if not head_end then return unfinished_head(buf, pos, line_end, limits) end
+  if head_end - pos > limits.max_header then return false, 431, "header section too large" end
   local headers, status, why = parse_headers(buf, line_end + 2, head_end - 1, limits)
   if not headers then return false, status, why end
   if version == "1.1" and not headers.host then return false, 400, "missing Host" end
@@ -311,6 +353,7 @@ local function parse_chunks(buf, pos, st, limits)
   while true do
     local e = find(buf, "\r\n", pos, true)
     if not e then
+      if find(buf, "\n", pos, true) then return false, 400, "bare LF line end" end
       if #buf - pos > 1024 then return false, 400, "chunk size line too long" end
       return nil, nil, pos
     end
@@ -342,29 +385,50 @@ end
 
 local out, out_n = {}, 0
 
--- Empties out: after its write, and before each read (a read whose handler
--- raised may have left pieces in it).
+-- Empties out: after its write, and before each read.
 local function clear_out()
   for i = 1, out_n do out[i] = nil end
   out_n = 0
 end
 
+-- Forgets the pieces of a response that put_response left unfinished past
+-- out_n when what it was given raised.
+local function drop_unfinished()
+  local i = out_n + 1
+  while out[i] ~= nil do
+    out[i] = nil
+    i = i + 1
+  end
+end
+
 -- Queues the response to a failed request and marks the connection to close.
 local function refuse(st, status, why)
   local req = { close = true, version = "1.1", method = "GET" }
-  out_n = put_response(out, out_n, req, status, status .. " " .. (reasons[status] or "") .. ": " .. why .. "\n")
+  local text = status .. " " .. (reasons[status] or "") .. (why and ": " .. why or "") .. "\n"
+  out_n = put_response(out, out_n, req, status, text)
   st.closing = true
 end
 
--- Runs the handler on a complete request and queues its response.
-local function respond(conn, st, req, handler)
+-- Runs the handler on a complete request and queues its response; what
+-- cannot be sent raises, naming the handler (limits.where).
+local function respond(conn, st, req, handler, limits)
   req.conn = conn
   req.close = wants_close(req)
   local status, body, headers = handler(req)
-  if type(status) ~= "number" then
-    error("http handler must return a status number, got " .. type(status), 0)
+  if type(status) ~= "number" then bad_result(limits.where, "its status", status, "a number") end
+  if type(body) ~= "string" then
+    if body == nil then
+      body = ""
+    elseif type(body) == "number" then
+      body = tostring(body)
+    else
+      bad_result(limits.where, "its body", body, "a string")
+    end
   end
-  out_n = put_response(out, out_n, req, status, body, headers)
+  if headers ~= nil and type(headers) ~= "table" then
+    bad_result(limits.where, "its headers", headers, "a table")
+  end
+  out_n = put_response(out, out_n, req, status, body, headers, limits.where)
   if req.close then st.closing = true end
 end
 
@@ -394,15 +458,92 @@ local function read_body(st, buf, pos, limits)
   return nxt, x, y
 end
 
--- Keeps buf from pos for the next read; a body missing many bytes is
--- framed by the core.
-local function keep_tail(conn, st, buf, pos, need)
-  st.tail = pos <= #buf and sub(buf, pos) or nil
-  if need and need - #buf >= BIG_BODY then
-    conn:framing({ length = need - #buf })
-    st.framed = true
+-- Keeps buf from pos for the next read. When the parser knows what length
+-- the kept bytes must reach (need, a position in buf), the reads until then
+-- go to a string buffer (st.more) and are joined once: a large body costs
+-- its length, not its length times its reads, and each read is seen, for
+-- the body timeout.
+local function keep_tail(st, buf, pos, need)
+  if need then
+    local more = new_buffer()
+    more:put(buf):skip(pos - 1)
+    st.more, st.need = more, need - pos + 1
+  elseif pos <= #buf then
+    st.tail = sub(buf, pos)
   end
 end
+
+-- ---- deadlines: a head's, and a body's between two reads ----
+
+-- Connections waiting for the rest of a head or a body, to their state:
+-- st.due is when they expire, st.phase "header" or "body". One timer runs at
+-- the earliest due time (sweep_at). A request that comes in one read never
+-- enters, so the common path arms no timer.
+local waiting = setmetatable({}, { __mode = "k" })
+local sweep_timer, sweep_at = nil, huge
+local SWEEP_EVERY = 50 -- ms at least between sweeps: expiries this close share one
+
+local function unwatch(conn, st)
+  st.due, st.phase = nil, nil
+  waiting[conn] = nil
+end
+
+-- Closes a connection past its deadline without a response, as nginx does
+-- for client_header_timeout and client_body_timeout (it logs a 408 but
+-- sends nothing): a client that stalls is not waiting for an answer.
+local function expire(conn, st)
+  mw.log("info", format("connection %.0f: http: %s timeout", conn.id, st.phase))
+  unwatch(conn, st)
+  st.closing = true
+  conn:close()
+end
+
+local sweep
+
+local function arm_sweep(due)
+  if sweep_timer then sweep_timer:cancel() end
+  sweep_at = due
+  sweep_timer = mw.after(max(due - mw.now(), 0), sweep)
+end
+
+sweep = function()
+  sweep_timer, sweep_at = nil, huge
+  local now, next_due = mw.now(), huge
+  for conn, st in pairs(waiting) do
+    if st.due <= now then
+      expire(conn, st)
+    elseif st.due < next_due then
+      next_due = st.due
+    end
+  end
+  if next_due < huge then arm_sweep(max(next_due, now + SWEEP_EVERY)) end
+end
+
+local function watch(conn, st, timeout, phase)
+  local due = mw.now() + timeout
+  st.due, st.phase = due, phase
+  waiting[conn] = st
+  if due < sweep_at then arm_sweep(due) end
+end
+
+-- After a read that left a request unfinished, or finished one that had a
+-- deadline: a head's deadline runs from the read that brought its first
+-- byte, a body's from each read.
+local function keep_time(conn, st, limits)
+  if st.closing then
+    if st.due then unwatch(conn, st) end
+  elseif st.req then
+    if limits.body_timeout > 0 then watch(conn, st, limits.body_timeout, "body") end
+  elseif st.tail then
+    if st.phase ~= "header" and limits.header_timeout > 0 then
+      watch(conn, st, limits.header_timeout, "header")
+    end
+  elseif st.due then
+    unwatch(conn, st)
+  end
+end
+
+-- ---- serving a read ----
 
 -- Starts the request whose head is at pos; returns the body position or nil/false.
 local function start_request(conn, st, buf, pos, limits)
@@ -411,6 +552,7 @@ local function start_request(conn, st, buf, pos, limits)
     if req == false then refuse(st, at, why) end
     return req
   end
+  if st.due then unwatch(conn, st) end -- the head came in time
   local kind, n, bad = body_kind(req, limits)
   if not kind then
     refuse(st, n, bad)
@@ -429,7 +571,7 @@ local function run(conn, st, buf, handler, limits)
       if pos > #buf then return end
       local at = start_request(conn, st, buf, pos, limits)
       if not at then
-        if at == nil then keep_tail(conn, st, buf, pos) end
+        if at == nil then keep_tail(st, buf, pos) end
         return
       end
       pos = at
@@ -439,22 +581,63 @@ local function run(conn, st, buf, handler, limits)
       if not nxt then
         if nxt == false then return refuse(st, x, y) end
         maybe_continue(conn, st.req)
-        return keep_tail(conn, st, buf, y, x)
+        return keep_tail(st, buf, y, x)
       end
       pos = nxt
     end
     local req = st.req
     st.req, st.chunks = nil, nil
-    respond(conn, st, req, handler)
+    respond(conn, st, req, handler, limits)
   end
 end
 
+-- Writes what the read queued; returns conn:write's bytes still queued (0
+-- with nothing to write), or nil when the connection is going.
 local function flush(conn, st)
+  local left = 0
   if out_n > 0 then
-    conn:write(concat(out, "", 1, out_n))
+    left = conn:write(concat(out, "", 1, out_n))
     clear_out()
   end
   if st.closing then conn:close() end
+  return left
+end
+
+-- ---- a handler that raised ----
+
+-- xpcall's message handler: the traceback from where the error was raised.
+-- LuaJIT does not call it for a memory error, which is how one is told apart.
+local traced = false
+local function trace(e)
+  traced = true
+  if type(e) ~= "string" then e = "(error object is a " .. type(e) .. " value)" end
+  return traceback(e, 2)
+end
+
+-- LuaJIT raises its memory error for a string over 2 GiB before allocating
+-- any of it: a memory error caught here leaves as one, so that the core
+-- closes with "out of memory" and collects, as for any handler.
+local function raise_memory_error()
+  return rep("xx", 0x40000000)
+end
+
+-- The handler raised: the responses to the requests before it leave, then
+-- a 500 that closes the connection. The error goes on to the core, which
+-- logs it with the connection's id and counts it; only when output is
+-- still queued (the core's abort would drop it) is it logged here instead.
+local function handler_failed(conn, st, err)
+  local was_traced = traced
+  traced = false
+  drop_unfinished()
+  if st.due then unwatch(conn, st) end
+  if not was_traced and err == "not enough memory" then
+    clear_out()
+    raise_memory_error()
+  end
+  refuse(st, 500)
+  local left = flush(conn, st)
+  if not left or left == 0 then error(err, 0) end
+  mw.log("error", format("connection %.0f: on_data: %s", conn.id, err))
 end
 
 local defaults = {
@@ -462,27 +645,63 @@ local defaults = {
   max_header = 16384,      -- bytes of request line and headers; past it, 431
   max_headers = 100,       -- header fields; past it, 431
   max_body = 1048576,      -- bytes of body; past it, 413
+  header_timeout = 60000,  -- ms from a request's first byte to its last header (nginx: 60 s)
+  body_timeout = 60000,    -- ms between two reads of a body (nginx: 60 s)
 }
+
+-- Where a function was defined, "file:line", to name the handler in errors.
+local function defined_at(fn)
+  local info = type(fn) == "function" and getinfo(fn, "S")
+  if not info then return tostring(fn) end
+  return info.short_src .. ":" .. info.linedefined
+end
+
+-- The limits of http.server's opts: its defaults, checked.
+local function take_limits(opts, handler)
+  local limits = { where = defined_at(handler) }
+  for k, v in pairs(defaults) do
+    local given = opts[k]
+    if given ~= nil and (type(given) ~= "number" or given < 0) then
+      error(format("http.server: %s must be a number >= 0, got %s", k, tostring(given)), 3)
+    end
+    limits[k] = given or v
+  end
+  return limits
+end
+
+-- A read for a body still short of st.need: joined once it is complete
+-- (returned), else nil, and the body's deadline starts again.
+local function gather(conn, st, data, limits)
+  local more = st.more
+  more:put(data)
+  if #more < st.need then
+    if limits.body_timeout > 0 then watch(conn, st, limits.body_timeout, "body") end
+    return nil
+  end
+  data = more:tostring()
+  more:free()
+  st.more, st.need = nil, nil
+  return data
+end
 
 -- http.server(handler, opts): a handler table for moonwire. handler(req)
 -- returns status, body (a string), headers (a table name -> value).
--- opts: max_request_line, max_header, max_headers, max_body, and any
--- handler fields (idle_timeout, on_connect, on_close ...) to include.
+-- opts: max_request_line, max_header, max_headers, max_body,
+-- header_timeout, body_timeout, and any handler fields (idle_timeout,
+-- on_connect, on_close ...) to include.
 function M.server(handler, opts)
   opts = opts or {}
-  local limits, h = {}, { framing = "raw", idle_timeout = 60000 }
-  for k, v in pairs(defaults) do limits[k] = opts[k] or v end
+  local limits, h = take_limits(opts, handler), { framing = "raw", idle_timeout = 60000 }
   for k, v in pairs(opts) do
     if defaults[k] == nil then h[k] = v end
   end
-  h.max_frame = math.max(limits.max_body + 64, opts.max_frame or 0)
   -- Each connection's parser state, by connection: a table lookup per read
   -- rather than a call into C for conn.state, which stays the handler's own.
   -- Dropped at close (weak keys only as a safety net).
   local states = setmetatable({}, { __mode = "k" })
   local on_close = h.on_close
   h.on_close = function(conn, reason)
-    states[conn] = nil
+    states[conn], waiting[conn] = nil, nil
     if on_close then return on_close(conn, reason) end
   end
   h.on_data = function(conn, data)
@@ -491,19 +710,19 @@ function M.server(handler, opts)
       st = {}
       states[conn] = st
     end
-    local tail = st.tail
-    if tail then
+    if st.closing then return end
+    if st.more then
+      data = gather(conn, st, data, limits)
+      if not data then return end
+    elseif st.tail then
+      data = st.tail .. data
       st.tail = nil
-      data = tail .. data
-    end
-    if st.framed then
-      st.framed = nil
-      conn:framing("raw")
     end
     clear_out()
-    if st.closing then return end
-    run(conn, st, data, handler, limits)
+    local ok, err = xpcall(run, trace, conn, st, data, handler, limits)
+    if not ok then return handler_failed(conn, st, err) end
     flush(conn, st)
+    if st.tail or st.req or st.due then keep_time(conn, st, limits) end
   end
   return h
 end
