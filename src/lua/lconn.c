@@ -8,6 +8,7 @@
 #include "bibop.h"
 #include "conn.h"
 #include "lbox.h"
+#include "lcall.h"
 #include "lhandler.h"
 #include "ltask.h"
 #include "resolve.h"
@@ -295,8 +296,24 @@ static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, 
         conn_connect_to(conn, sa, len);
 }
 
+/* What mw_connect makes under protection: the object of conn. */
+struct new_box {
+    struct conn *conn;
+    struct lconn_handler *handler;
+    struct lconn_box *box;
+};
+
+static int make_box(lua_State *L, void *ud)
+{
+    struct new_box *nb = ud;
+    nb->box = lconn_box_new(L, nb->conn, nb->handler);
+    return 1;
+}
+
 /* mw.connect(host, port, handler): the connection object at once; on_connect
- * when it is established, or on_close(conn, reason) when it cannot be. */
+ * when it is established, or on_close(conn, reason) when it cannot be. The
+ * object is made under protection: on a full heap the connection, which
+ * would have no object to report to, is dropped before the error is raised. */
 static int mw_connect(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
@@ -312,8 +329,13 @@ static int mw_connect(lua_State *L)
         lconn_handler_free(handler);
         return luaL_error(L, "connect: out of memory");
     }
-    struct lconn_box *box = lconn_box_new(L, conn, handler);
-    box->resolving = resolve_start(lconn_loop, host, port, resolved, box);
+    struct new_box nb = {conn, handler, NULL};
+    if (lcall_protect(L, 0, make_box, &nb) < 0) {
+        conn_abort(conn, "out of memory");
+        lconn_handler_free(handler);
+        return lua_error(L);
+    }
+    nb.box->resolving = resolve_start(lconn_loop, host, port, resolved, nb.box);
     return 1;
 }
 

@@ -50,17 +50,27 @@ static void settle(struct ltimer *b)
     b->fn_slot = b->self_slot = 0;
 }
 
-/* fn(timer) from the loop. A one-shot timer is settled before the call, so
- * cancelling it inside is a harmless no-op. */
-static void on_fire(struct timer *timer, void *ud)
+/* Pushes fn and the timer object. A one-shot timer is settled once they are
+ * on the stack, so cancelling it inside is a harmless no-op. */
+static int push_fire(lua_State *L, void *ud)
 {
     struct ltimer *b = ud;
-    lua_State *L = main_L;
     lslots_push(L, b->fn_slot);
     lslots_push(L, b->self_slot);
     if (!b->repeat)
         settle(b);
-    if (lcall_timed(L, 1, -1, "a timer callback") == 0)
+    return 1;
+}
+
+/* fn(timer) from the loop. */
+static void on_fire(struct timer *timer, void *ud)
+{
+    struct ltimer *b = ud;
+    lua_State *L = main_L;
+    int rc = lcall_timed(L, push_fire, b, -1, "a timer callback");
+    if (!b->repeat && b->timer) /* the entry failed before its push */
+        settle(b);
+    if (rc == 0)
         return;
     int cancelled = b->repeat && b->timer == timer;
     log_error("timer: %s%s", lua_tostring(L, -1),

@@ -71,6 +71,16 @@ static int on_panic(lua_State *L)
     return 0;
 }
 
+/* The libraries, the search path and the moonwire module, under protection:
+ * a heap too small for them fails the start with a message, not a panic. */
+static int open_libraries(lua_State *L)
+{
+    luaL_openlibs(L);
+    set_search_path(L);
+    lmoonwire_open(L);
+    return 0;
+}
+
 lua_State *luahost_open(const char *script, char *err, size_t errlen)
 {
     struct bibop_heap *heap = luaheap();
@@ -80,9 +90,11 @@ lua_State *luahost_open(const char *script, char *err, size_t errlen)
         return NULL;
     }
     lua_atpanic(L, on_panic);
-    luaL_openlibs(L);
-    set_search_path(L);
-    lmoonwire_open(L);
+    if (lua_cpcall(L, open_libraries, NULL) != 0) {
+        snprintf(err, errlen, "cannot open the Lua libraries: %s", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
     if (load_script(L, script, err, errlen) < 0) {
         lua_close(L);
         return NULL;
