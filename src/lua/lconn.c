@@ -45,10 +45,16 @@ static int push_failure(lua_State *L, const char *reason)
 }
 
 /* conn:write(...): strings (or numbers) in order, in one writev per batch.
- * Returns the bytes still queued, or nil and the reason the connection failed. */
+ * Returns the bytes still queued, or nil and why nothing more was written:
+ * "closed" once the connection is gone (never an error: a task holding a
+ * list of connections learns of a close from the write), else the reason
+ * it failed or "closing". */
 static int conn_write_l(lua_State *L)
 {
-    struct conn *conn = check_conn(L, 1);
+    const char *why;
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
+    if (!conn)
+        return push_failure(L, "closed");
     int n = lua_gettop(L);
     long pending = (long)conn_pending(conn);
     for (int first = 2; first <= n; first += IOV_BATCH) {
@@ -77,6 +83,15 @@ static int conn_close_l(lua_State *L)
     if (conn)
         conn_close(conn);
     return 0;
+}
+
+/* conn:is_open(): true until the connection fails, is closed or is gone. */
+static int conn_is_open_l(lua_State *L)
+{
+    const char *why;
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
+    lua_pushboolean(L, conn && conn_is_open(conn));
+    return 1;
 }
 
 static int conn_pause_l(lua_State *L)
@@ -251,17 +266,10 @@ static int conn_read_until_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},
-    {"close", conn_close_l},
-    {"pause", conn_pause_l},
-    {"resume", conn_resume_l},
-    {"peer", conn_peer_l},
-    {"framing", conn_framing_l},
-    {"pending", conn_pending_l},
-    {"read", conn_read_l},
-    {"read_line", conn_read_line_l},
-    {"read_until", conn_read_until_l},
-    {NULL, NULL},
+    {"write", conn_write_l},           {"close", conn_close_l},     {"pause", conn_pause_l},
+    {"resume", conn_resume_l},         {"peer", conn_peer_l},       {"framing", conn_framing_l},
+    {"pending", conn_pending_l},       {"read", conn_read_l},       {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l}, {"is_open", conn_is_open_l}, {NULL, NULL},
 };
 
 /* ---- making connections ---- */
