@@ -32,11 +32,15 @@ struct callback {
     size_t len;
 };
 
+/* The object is pushed below the function too: a nested on_close (a write
+ * that failed) may let go of it during the call, and invoke reads the box
+ * after it; this copy, in the entry's own frame, keeps it alive till then. */
 static int push_callback(lua_State *L, void *ud)
 {
     const struct callback *c = ud;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->box->ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lua_pushvalue(L, -2);
     if (!c->data)
         return 1;
     lua_pushlstring(L, c->data, c->len);

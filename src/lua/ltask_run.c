@@ -131,14 +131,18 @@ void ltask_mailbox_ready(struct task *t, void *ud)
 
 /* ---- ending tasks ---- */
 
-/* A task that ran out of memory may hold much of the heap (its coroutine's
- * stack, its table): once let go of, it is collected before the next entry. */
+/* Lets go of the task's object and coroutine, touching it no more after: an
+ * allocation may then collect it. A task that ran out of memory may hold
+ * much of the heap (its coroutine's stack, its table): that is collected
+ * before the next entry. */
 static void release(struct ltask *b)
 {
-    lslots_free(ltask_state, b->co_slot);
-    lslots_free(ltask_state, b->self_slot);
+    int co_slot = b->co_slot, self_slot = b->self_slot;
+    int memory = b->reason == REASON_MEMORY;
     b->co_slot = b->self_slot = 0;
-    if (b->reason == REASON_MEMORY)
+    lslots_free(ltask_state, co_slot);
+    lslots_free(ltask_state, self_slot); /* b may be collected from here on */
+    if (memory)
         lcall_collect_soon();
 }
 
