@@ -53,9 +53,13 @@ static int conn_write_l(lua_State *L)
 {
     const char *why;
     struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
-    if (!conn)
-        return push_failure(L, "closed");
     int n = lua_gettop(L);
+    if (!conn) {
+        for (int i = 2; i <= n; i++) /* a wrong argument is still an error */
+            if (!lua_isstring(L, i))
+                return lbox_typeerror(L, i, "string");
+        return push_failure(L, "closed");
+    }
     long pending = (long)conn_pending(conn);
     for (int first = 2; first <= n; first += IOV_BATCH) {
         struct iovec iov[IOV_BATCH];
