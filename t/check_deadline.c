@@ -195,11 +195,18 @@ static void close_lua(void)
     lua_close(L);
 }
 
+/* Pushes the chunk of code ud, loaded. */
+static int push_chunk(lua_State *S, void *ud)
+{
+    if (luaL_loadstring(S, ud) != 0)
+        lua_error(S);
+    return 0;
+}
+
 /* Runs chunk through lcall; returns lcall's result, the message on top. */
 static int run(const char *chunk)
 {
-    ck_assert_int_eq(luaL_loadstring(L, chunk), 0);
-    return lcall(L, 0);
+    return lcall(L, push_chunk, (void *)chunk);
 }
 
 START_TEST(test_interpreted_loop_is_stopped_at_its_line)
@@ -245,8 +252,8 @@ START_TEST(test_coroutine_slice_is_stopped)
     open_lua(30);
     lua_State *co = lua_newthread(L);
     ck_assert_int_eq(luaL_loadstring(co, "jit.off()\ncoroutine.yield()\nwhile true do end"), 0);
-    ck_assert_int_eq(lcall_resume(L, co, 0), 1);
-    ck_assert_int_eq(lcall_resume(L, co, 0), LCALL_DEADLINE);
+    ck_assert_int_eq(lcall_resume(L, co, 0, NULL, NULL), 1);
+    ck_assert_int_eq(lcall_resume(L, co, 0, NULL, NULL), LCALL_DEADLINE);
     ck_assert_ptr_nonnull(strstr(lua_tostring(L, -1), ":3: moonwire: deadline exceeded"));
     close_lua();
 }

@@ -25,10 +25,26 @@ static int park_l(lua_State *L)
     return ltask_park(L);
 }
 
-/* wake_from_lua(a, b): ltask_wake called while Lua runs (must defer). */
+/* Pushes the string ud names. */
+static int push_string(lua_State *L, void *ud)
+{
+    lua_pushstring(L, ud);
+    return 1;
+}
+
+/* Pushes "data" and 7. */
+static int push_data_7(lua_State *L, void *ud)
+{
+    (void)ud;
+    lua_pushstring(L, "data");
+    lua_pushinteger(L, 7);
+    return 2;
+}
+
+/* wake_from_lua(s): ltask_wake called while Lua runs (must defer). */
 static int wake_from_lua_l(lua_State *L)
 {
-    lua_pushboolean(L, ltask_wake(L, parked, lua_gettop(L)) == 0);
+    lua_pushboolean(L, ltask_wake(L, parked, push_string, (void *)luaL_checkstring(L, 1)) == 0);
     return 1;
 }
 
@@ -66,11 +82,18 @@ static void run(const char *code)
         ck_abort_msg("%s", lua_tostring(S, -1));
 }
 
+/* Pushes the chunk of code ud, loaded. */
+static int push_chunk(lua_State *L, void *ud)
+{
+    if (luaL_loadstring(L, ud) != 0)
+        lua_error(L);
+    return 0;
+}
+
 /* As the loop enters Lua: through lcall, so Lua is known to be running. */
 static void run_entry(const char *code)
 {
-    ck_assert_int_eq(luaL_loadstring(S, code), 0);
-    if (lcall(S, 0) != 0)
+    if (lcall(S, push_chunk, (void *)code) != 0)
         ck_abort_msg("%s", lua_tostring(S, -1));
 }
 
@@ -97,9 +120,7 @@ START_TEST(test_park_then_wake_from_the_loop_resumes_at_once)
     ck_assert_ptr_nonnull(parked);
     ltask_set_end_hook(on_end);
     ltask_set_owner(parked, ended);
-    lua_pushstring(S, "data");
-    lua_pushinteger(S, 7);
-    ck_assert_int_eq(ltask_wake(S, parked, 2), 0);
+    ck_assert_int_eq(ltask_wake(S, parked, push_data_7, NULL), 0);
     ck_assert_str_eq(global("got"), "data,7");
     ck_assert_str_eq(ended, "done");
     ck_assert_int_eq(lua_gettop(S), 0);
@@ -122,10 +143,8 @@ START_TEST(test_wake_of_a_task_not_parked_is_refused)
 {
     run(start);
     turn();
-    lua_pushstring(S, "once");
-    ck_assert_int_eq(ltask_wake(S, parked, 1), 0);
-    lua_pushstring(S, "twice");
-    ck_assert_int_eq(ltask_wake(S, parked, 1), -1); /* it has ended */
+    ck_assert_int_eq(ltask_wake(S, parked, push_string, "once"), 0);
+    ck_assert_int_eq(ltask_wake(S, parked, push_string, "twice"), -1); /* it has ended */
     ck_assert_int_eq(lua_gettop(S), 0);
 }
 END_TEST
@@ -140,8 +159,7 @@ START_TEST(test_stopped_while_parked_cannot_be_woken)
     int ref = luaL_ref(S, LUA_REGISTRYINDEX);
     ltask_stop(parked);
     ck_assert_str_eq(ended, "stopped");
-    lua_pushstring(S, "late");
-    ck_assert_int_eq(ltask_wake(S, parked, 1), -1);
+    ck_assert_int_eq(ltask_wake(S, parked, push_string, "late"), -1);
     ck_assert_str_eq(global("got"), "(nil)");
     luaL_unref(S, LUA_REGISTRYINDEX, ref);
 }

@@ -210,16 +210,15 @@ START_TEST(test_memory_limit_bytes_or_k_m_g)
         const char *arg;
         size_t bytes;
     } good[] = {
-        {"1", 1},
-        {"4096", 4096},
-        {"64K", 65536},
-        {"64k", 65536},
+        {"262144", 262144},
+        {"256K", 262144},
+        {"512k", 524288},
         {"64M", 67108864},
         {"64m", 67108864},
         {"1G", 1073741824},
         {"2g", 2147483648u},
-        {"1.5K", 1536},
-        {"0.5M", 524288}, /* the size counts, not the number before its suffix */
+        {"1.5M", 1572864},
+        {"0.25M", 262144}, /* the size counts, not the number before its suffix */
         {"900000G", (size_t)900000 * 1073741824},
     };
     ck_assert_int_eq(PARSE("x.lua"), OPTIONS_RUN);
@@ -244,6 +243,21 @@ START_TEST(test_bad_memory_limit_is_usage_error)
         ck_assert_msg(PARSE("--memory-limit", (char *)bad[i], "x.lua") == OPTIONS_USAGE,
                       "--memory-limit '%s' accepted", bad[i]);
         snprintf(want, sizeof want, "invalid --memory-limit '%s' (expected e.g. 64M)", bad[i]);
+        ck_assert_str_eq(err, want);
+    }
+}
+END_TEST
+
+START_TEST(test_memory_limit_too_small_for_a_lua_state_is_usage_error)
+{
+    const char *small[] = {"1", "4096", "1K", "64K", "255K", "262143", "0.2M"};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        char want[128];
+        ck_assert_msg(PARSE("--memory-limit", (char *)small[i], "x.lua") == OPTIONS_USAGE,
+                      "--memory-limit '%s' accepted", small[i]);
+        snprintf(want, sizeof want,
+                 "--memory-limit '%s' is too small: a worker's Lua state needs at least 256K",
+                 small[i]);
         ck_assert_str_eq(err, want);
     }
 }
@@ -285,6 +299,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_bad_max_conns_is_usage_error);
     tcase_add_test(tc, test_memory_limit_bytes_or_k_m_g);
     tcase_add_test(tc, test_bad_memory_limit_is_usage_error);
+    tcase_add_test(tc, test_memory_limit_too_small_for_a_lua_state_is_usage_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,7 +2,7 @@
 # Command-line errors and their exit codes (a bad --max-conns or
 # --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 45
+plan 48
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
 # one that serves instead of exiting is stopped after 20 s (status 124).
@@ -62,11 +62,14 @@ check "--memory-limit 0 exits 2" run 2 --memory-limit 0 --check "$EXAMPLES/echo.
 check "--memory-limit past 1e15 bytes exits 2" run 2 --memory-limit 99999999999G --check "$EXAMPLES/echo.lua"
 check "--memory-limit 64M, 512k, 1G and --max-conns 100 are taken" \
     run 0 --memory-limit 64M --memory-limit 512k --memory-limit 1G --max-conns 100 --check "$EXAMPLES/echo.lua"
-check "a --memory-limit too small for the Lua state fails the start: exit 1" \
-    run 1 --memory-limit 1K -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
-check "... saying why, before any worker starts" \
-    bash -c "grep -q 'out of memory' '$TMP/err' && ! grep -q 'worker 0 started' '$TMP/err'"
-check "--check under the same limit fails too" run 1 --check --memory-limit 1K "$EXAMPLES/echo.lua"
+check "a --memory-limit too small for a Lua state is a usage error: exit 2" \
+    run 2 --memory-limit 1K -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
+check "... naming the limit and the smallest that works" contains "$TMP/err" \
+    "moonwire: --memory-limit '1K' is too small: a worker's Lua state needs at least 256K"
+check "... before any worker starts" bash -c "! grep -q 'worker 0 started' '$TMP/err'"
+check "--check under the same limit exits 2 too" run 2 --check --memory-limit 1K "$EXAMPLES/echo.lua"
+check "so does a limit just under the floor (255K)" run 2 --check --memory-limit 255K "$EXAMPLES/echo.lua"
+check "the floor itself (256K) runs echo.lua" run 0 --check --memory-limit 256K "$EXAMPLES/echo.lua"
 check "an unknown --user exits 1" run 1 -l 127.0.0.1:0 --user no_such_user_mw "$EXAMPLES/echo.lua"
 check "... saying so" contains "$TMP/err" "--user no_such_user_mw: no such user"
 check "... before binding anything" bash -c "! grep -q 'listening on' '$TMP/err'"

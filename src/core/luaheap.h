@@ -8,6 +8,13 @@
 
 struct bibop_heap;
 
+/* The smallest --memory-limit a worker can start under. A fresh state with
+ * the standard libraries and the moonwire module takes about 45 KiB, the
+ * bundled kv.lua (with moonwire.resp) loads in 256 KiB; a cap below what
+ * the state itself needs would fail every start (LuaJIT cannot even report
+ * it cleanly under 48 KiB), so it is refused as a usage error instead. */
+#define LUAHEAP_MIN_LIMIT ((size_t)256 * 1024)
+
 /* The process's heap; NULL only when the system refuses the arena. */
 struct bibop_heap *luaheap(void);
 void luaheap_set_limit(size_t bytes);

@@ -8,6 +8,7 @@
 #include "bibop.h"
 #include "conn.h"
 #include "lbox.h"
+#include "lcall.h"
 #include "lhandler.h"
 #include "ltask.h"
 #include "resolve.h"
@@ -44,11 +45,21 @@ static int push_failure(lua_State *L, const char *reason)
 }
 
 /* conn:write(...): strings (or numbers) in order, in one writev per batch.
- * Returns the bytes still queued, or nil and the reason the connection failed. */
+ * Returns the bytes still queued, or nil and why nothing more was written:
+ * "closed" once the connection is gone (never an error: a task holding a
+ * list of connections learns of a close from the write), else the reason
+ * it failed or "closing". */
 static int conn_write_l(lua_State *L)
 {
-    struct conn *conn = check_conn(L, 1);
+    const char *why;
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
     int n = lua_gettop(L);
+    if (!conn) {
+        for (int i = 2; i <= n; i++) /* a wrong argument is still an error */
+            if (!lua_isstring(L, i))
+                return lbox_typeerror(L, i, "string");
+        return push_failure(L, "closed");
+    }
     long pending = (long)conn_pending(conn);
     for (int first = 2; first <= n; first += IOV_BATCH) {
         struct iovec iov[IOV_BATCH];
@@ -76,6 +87,15 @@ static int conn_close_l(lua_State *L)
     if (conn)
         conn_close(conn);
     return 0;
+}
+
+/* conn:is_open(): true until the connection fails, is closed or is gone. */
+static int conn_is_open_l(lua_State *L)
+{
+    const char *why;
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
+    lua_pushboolean(L, conn && conn_is_open(conn));
+    return 1;
 }
 
 static int conn_pause_l(lua_State *L)
@@ -250,17 +270,10 @@ static int conn_read_until_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},
-    {"close", conn_close_l},
-    {"pause", conn_pause_l},
-    {"resume", conn_resume_l},
-    {"peer", conn_peer_l},
-    {"framing", conn_framing_l},
-    {"pending", conn_pending_l},
-    {"read", conn_read_l},
-    {"read_line", conn_read_line_l},
-    {"read_until", conn_read_until_l},
-    {NULL, NULL},
+    {"write", conn_write_l},           {"close", conn_close_l},     {"pause", conn_pause_l},
+    {"resume", conn_resume_l},         {"peer", conn_peer_l},       {"framing", conn_framing_l},
+    {"pending", conn_pending_l},       {"read", conn_read_l},       {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l}, {"is_open", conn_is_open_l}, {NULL, NULL},
 };
 
 /* ---- making connections ---- */
@@ -295,8 +308,24 @@ static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, 
         conn_connect_to(conn, sa, len);
 }
 
+/* What mw_connect makes under protection: the object of conn. */
+struct new_box {
+    struct conn *conn;
+    struct lconn_handler *handler;
+    struct lconn_box *box;
+};
+
+static int make_box(lua_State *L, void *ud)
+{
+    struct new_box *nb = ud;
+    nb->box = lconn_box_new(L, nb->conn, nb->handler);
+    return 1;
+}
+
 /* mw.connect(host, port, handler): the connection object at once; on_connect
- * when it is established, or on_close(conn, reason) when it cannot be. */
+ * when it is established, or on_close(conn, reason) when it cannot be. The
+ * object is made under protection: on a full heap the connection, which
+ * would have no object to report to, is dropped before the error is raised. */
 static int mw_connect(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
@@ -312,8 +341,13 @@ static int mw_connect(lua_State *L)
         lconn_handler_free(handler);
         return luaL_error(L, "connect: out of memory");
     }
-    struct lconn_box *box = lconn_box_new(L, conn, handler);
-    box->resolving = resolve_start(lconn_loop, host, port, resolved, box);
+    struct new_box nb = {conn, handler, NULL};
+    if (lcall_protect(L, 0, make_box, &nb) < 0) {
+        conn_abort(conn, "out of memory");
+        lconn_handler_free(handler);
+        return lua_error(L);
+    }
+    nb.box->resolving = resolve_start(lconn_loop, host, port, resolved, nb.box);
     return 1;
 }
 

@@ -23,22 +23,39 @@ struct event_base *lconn_loop;
 static uint64_t handler_errors;
 static struct lconn_handler *listen_handler;
 
-/* Calls handler callback ref with the conn object and nargs values above it.
+/* A handler callback and what it is called with: the conn object, then a
+ * string when data is not NULL (a frame, a reason). */
+struct callback {
+    int ref;
+    const struct lconn_box *box;
+    const char *data;
+    size_t len;
+};
+
+/* The object is pushed below the function too: a nested on_close (a write
+ * that failed) may let go of it during the call, and invoke reads the box
+ * after it; this copy, in the entry's own frame, keeps it alive till then. */
+static int push_callback(lua_State *L, void *ud)
+{
+    const struct callback *c = ud;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->box->ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lua_pushvalue(L, -2);
+    if (!c->data)
+        return 1;
+    lua_pushlstring(L, c->data, c->len);
+    return 2;
+}
+
+/* Calls handler callback ref with the conn object (and data, if not NULL).
  * Returns 0, or lcall's error code after logging the error. */
-static int invoke(struct lconn_box *box, int ref, int nargs, const char *what)
+static int invoke(struct lconn_box *box, int ref, const char *what, const char *data, size_t len)
 {
     lua_State *L = lconn_state;
-    if (ref == LUA_NOREF) {
-        lua_pop(L, nargs);
+    if (ref == LUA_NOREF)
         return 0;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
-    if (nargs > 0) {
-        lua_insert(L, -2 - nargs);
-        lua_insert(L, -2 - nargs);
-    }
-    int rc = lcall_timed(L, nargs + 1, box->handler->h.timeout, what);
+    struct callback c = {ref, box, data, len};
+    int rc = lcall_timed(L, push_callback, &c, box->handler->h.timeout, what);
     if (rc == 0)
         return 0;
     handler_errors++;
@@ -56,35 +73,52 @@ static const char *error_reason(int rc)
 
 /* ---- the serve task ---- */
 
-/* The serve task ended: so does its connection (after its output). */
+/* The serve task ended: so does its connection (after its output, unless
+ * the task failed: "error", "deadline" or "out of memory"). */
 void lconn_serve_ended(struct ltask *task, const char *reason, void *ud)
 {
     const char *why;
     struct lconn_box *box = ud;
     struct conn *conn = lconn_box_conn(box, &why);
+    int failed = strcmp(reason, "done") != 0 && strcmp(reason, "stopped") != 0;
     (void)task;
     box->serve = NULL;
-    if (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0)
+    if (failed)
         handler_errors++;
-    if (conn && (strcmp(reason, "error") == 0 || strcmp(reason, "deadline") == 0))
+    if (conn && failed)
         conn_abort(conn, reason);
     else if (conn)
         conn_close(conn);
 }
 
-/* One coroutine task per connection runs serve(conn); the connection reads
- * only when the task asks (conn:read*), unless there is an on_data too. */
-static void start_serve(struct conn *conn, struct lconn_box *box)
+/* Starts serve(conn) as a coroutine task; the task object stays alive in
+ * the task's own slot. */
+static int push_serve(lua_State *L, void *ud)
 {
-    lua_State *L = lconn_state;
-    if (box->handler->h.on_data == LUA_NOREF)
-        conn_pause(conn);
+    struct lconn_box *box = ud;
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->handler->h.serve);
     lua_rawgeti(L, LUA_REGISTRYINDEX, box->ref);
     box->serve = ltask_go(L, 1);
-    lua_pop(L, 1);
+    return 0;
+}
+
+/* One coroutine task per connection runs serve(conn); the connection reads
+ * only when the task asks (conn:read*), unless there is an on_data too. */
+static int start_serve(struct conn *conn, struct lconn_box *box)
+{
+    lua_State *L = lconn_state;
+    int rc = lcall_protect(L, 0, push_serve, box);
+    if (rc < 0) {
+        handler_errors++;
+        log_error("connection %.0f: serve: %s", box->id, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return rc;
+    }
+    if (box->handler->h.on_data == LUA_NOREF)
+        conn_pause(conn);
     ltask_set_owner(box->serve, box);
     ltask_set_timeout(box->serve, box->handler->h.timeout);
+    return 0;
 }
 
 /* ---- callbacks from conn.c into the handler ---- */
@@ -93,11 +127,29 @@ static void start_serve(struct conn *conn, struct lconn_box *box)
 static void on_open_cb(struct conn *conn, void *ud)
 {
     struct lconn_box *box = ud;
-    int rc = invoke(box, box->handler->h.on_connect, 0, "on_connect");
+    int rc = invoke(box, box->handler->h.on_connect, "on_connect", NULL, 0);
+    if (rc == 0 && !box->handler->outbound && box->handler->h.serve != LUA_NOREF)
+        rc = start_serve(conn, box);
     if (rc < 0)
         conn_abort(conn, error_reason(rc));
-    else if (!box->handler->outbound && box->handler->h.serve != LUA_NOREF)
-        start_serve(conn, box);
+}
+
+/* What a reader is woken with: a frame, or nil and "closed" (data NULL). */
+struct frame {
+    const char *data;
+    size_t len;
+};
+
+static int push_frame(lua_State *L, void *ud)
+{
+    const struct frame *f = ud;
+    if (f->data) {
+        lua_pushlstring(L, f->data, f->len);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
 }
 
 /* Hands a frame to the task parked in conn:read*. A connection with no
@@ -105,11 +157,11 @@ static void on_open_cb(struct conn *conn, void *ud)
 static void wake_reader(struct conn *conn, struct lconn_box *box, const char *data, size_t len)
 {
     struct ltask *reader = box->reader;
+    struct frame f = {data, len};
     box->reader = NULL;
     if (box->handler->h.on_data == LUA_NOREF)
         conn_pause(conn);
-    lua_pushlstring(lconn_state, data, len);
-    ltask_wake(lconn_state, reader, 1);
+    ltask_wake(lconn_state, reader, push_frame, &f);
 }
 
 static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud)
@@ -117,8 +169,7 @@ static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud
     struct lconn_box *box = ud;
     if (box->reader)
         return wake_reader(conn, box, data, len);
-    lua_pushlstring(lconn_state, data, len);
-    int rc = invoke(box, box->handler->h.on_data, 1, "on_data");
+    int rc = invoke(box, box->handler->h.on_data, "on_data", data, len);
     if (rc < 0)
         conn_abort(conn, error_reason(rc));
 }
@@ -126,7 +177,7 @@ static void on_data_cb(struct conn *conn, const char *data, size_t len, void *ud
 static void on_drain_cb(struct conn *conn, void *ud)
 {
     struct lconn_box *box = ud;
-    int rc = invoke(box, box->handler->h.on_drain, 0, "on_drain");
+    int rc = invoke(box, box->handler->h.on_drain, "on_drain", NULL, 0);
     if (rc < 0)
         conn_abort(conn, error_reason(rc));
 }
@@ -136,34 +187,48 @@ static void on_drain_cb(struct conn *conn, void *ud)
 static void end_readers(struct lconn_box *box)
 {
     struct ltask *reader = box->reader, *serve = box->serve;
+    struct frame closed = {NULL, 0};
     box->reader = box->serve = NULL;
     if (serve)
         ltask_set_owner(serve, NULL);
-    if (reader) {
-        lua_pushnil(lconn_state);
-        lua_pushliteral(lconn_state, "closed");
-        ltask_wake(lconn_state, reader, 2);
-    } else if (serve) {
+    if (reader)
+        ltask_wake(lconn_state, reader, push_frame, &closed);
+    else if (serve)
         ltask_stop(serve);
-    }
 }
 
+/* Lets go of the object (and of an outbound connection's handler). */
+static int release_box(lua_State *L, void *ud)
+{
+    struct lconn_box *box = ud;
+    luaL_unref(L, LUA_REGISTRYINDEX, box->ref);
+    box->ref = LUA_NOREF;
+    if (box->handler->outbound)
+        lconn_handler_free(box->handler);
+    return 0;
+}
+
+/* A connection whose object could not be made (ud NULL) has nothing to
+ * tell. One that ran out of memory leaves what it held (its state, its
+ * serve task) to be collected before the next entry. */
 static void on_close_cb(struct conn *conn, const char *reason, void *ud)
 {
     struct lconn_box *box = ud;
-    (void)conn;
+    if (!box)
+        return;
     if (box->resolving)
         resolve_cancel(box->resolving);
     end_readers(box);
-    lua_pushstring(lconn_state, reason);
     /* The handler never saw a connection that failed its PROXY header. */
-    if (conn_awaits_proxy_header(conn))
+    if (!conn_awaits_proxy_header(conn))
+        invoke(box, box->handler->h.on_close, "on_close", reason, strlen(reason));
+    if (lcall_protect(lconn_state, 0, release_box, box) < 0) {
+        log_error("connection %.0f: cannot release its object: %s", box->id,
+                  lua_tostring(lconn_state, -1));
         lua_pop(lconn_state, 1);
-    else
-        invoke(box, box->handler->h.on_close, 1, "on_close");
-    luaL_unref(lconn_state, LUA_REGISTRYINDEX, box->ref);
-    if (box->handler->outbound)
-        lconn_handler_free(box->handler);
+    }
+    if (strcmp(reason, "out of memory") == 0)
+        lcall_collect_soon();
 }
 
 static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on_drain_cb,
@@ -198,6 +263,19 @@ void lconn_handler_free(struct lconn_handler *handler)
     free(handler);
 }
 
+/* What lconn_accept makes under protection: the conn object for conn. */
+struct new_box {
+    struct conn *conn;
+    struct lconn_box *box;
+};
+
+static int make_box(lua_State *L, void *ud)
+{
+    struct new_box *nb = ud;
+    nb->box = lconn_box_new(L, nb->conn, listen_handler);
+    return 0;
+}
+
 void lconn_accept(int fd, int proxied)
 {
     struct conn *conn = conn_new(listen_handler->group, fd, NULL);
@@ -206,12 +284,17 @@ void lconn_accept(int fd, int proxied)
         close(fd);
         return;
     }
-    struct lconn_box *box = lconn_box_new(lconn_state, conn, listen_handler);
-    lua_pop(lconn_state, 1);
+    struct new_box nb = {conn, NULL};
+    if (lcall_protect(lconn_state, 0, make_box, &nb) < 0) {
+        log_error("accept: cannot make the connection object: %s", lua_tostring(lconn_state, -1));
+        lua_pop(lconn_state, 1);
+        conn_abort(conn, "out of memory");
+        return;
+    }
     if (proxied)
         conn_expect_proxy_header(conn); /* on_open_cb follows the header */
     else
-        on_open_cb(conn, box);
+        on_open_cb(conn, nb.box);
 }
 
 uint64_t lconn_handler_errors(void)
@@ -224,9 +307,28 @@ void lconn_set_base(struct event_base *base)
     lconn_loop = base;
 }
 
+/* What lconn_set_handler reads under protection: the handler table at 1. */
+struct handler_read {
+    char *err;
+    size_t errlen;
+};
+
+static int read_handler(lua_State *L, void *ud)
+{
+    struct handler_read *r = ud;
+    listen_handler = lconn_handler_new(L, 1, 0, r->err, r->errlen);
+    return 0;
+}
+
 int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
 {
+    struct handler_read r = {err, errlen};
     lconn_state = L;
-    listen_handler = lconn_handler_new(L, idx, 0, err, errlen);
+    listen_handler = NULL;
+    lua_pushvalue(L, idx);
+    if (lcall_protect(L, 1, read_handler, &r) < 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
     return listen_handler ? 0 : -1;
 }

@@ -4,6 +4,7 @@
 
 #include "conn.h"
 #include "deadline.h"
+#include "lcall.h"
 #include "lconn.h"
 #include "ltask.h"
 #include "ltimer.h"
@@ -128,6 +129,7 @@ static const luaL_Reg moonwire_functions[] = {
 
 int luaopen_moonwire(lua_State *L)
 {
+    lcall_prepare(L); /* while the heap has room: every entry uses them */
     lua_newtable(L);
     luaL_register(L, NULL, moonwire_functions);
     lua_pushliteral(L, PACKAGE_VERSION);

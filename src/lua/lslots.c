@@ -93,10 +93,8 @@ static int highest_live(int below)
 
 /* A table's array part never shrinks by itself: when the live slots fit in
  * a quarter of it, they move to a fresh table of their size. */
-static void shrink(lua_State *L)
+static int shrink_l(lua_State *L)
 {
-    if (slots.size <= SLOTS_KEEP || slots.top > slots.size / 4)
-        return;
     int size = SLOTS_MIN; /* a power of two: the same size whatever is left live */
     while (size < slots.top)
         size *= 2;
@@ -107,8 +105,18 @@ static void shrink(lua_State *L)
         lua_rawseti(L, -2, i);
     }
     lua_rawseti(L, LUA_REGISTRYINDEX, slots.ref);
-    lua_pop(L, 1);
     slots.size = size;
+    return 0;
+}
+
+/* Slots are freed from C outside any Lua call too: the new table is made
+ * under protection, and on a full heap the old one is simply kept. */
+static void shrink(lua_State *L)
+{
+    if (slots.size <= SLOTS_KEEP || slots.top > slots.size / 4)
+        return;
+    if (lua_cpcall(L, shrink_l, NULL) != 0)
+        lua_pop(L, 1);
 }
 
 void lslots_free(lua_State *L, int slot)

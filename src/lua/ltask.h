@@ -15,15 +15,21 @@
  *         ... remember t (and ltask_push + luaL_ref it if it must outlive ...)
  *         return ltask_park(L);                // yields
  *     }
- *     // later, from a loop callback (or even from inside Lua):
- *     lua_pushlstring(L, data, len);
- *     ltask_wake(L, t, 1);   // conn_read_l returns those values in the task
+ *     // later, from a loop callback (or even from inside Lua), with a push
+ *     // function that pushes the values, run under protection (lcall.h):
+ *     static int push_data(lua_State *L, void *ud) {
+ *         lua_pushlstring(L, ...);
+ *         return 1;
+ *     }
+ *     ltask_wake(L, t, push_data, &data);  // conn_read_l returns those values
  *
  * A handle stays valid memory while the task is live, and for as long as a
  * reference to its Lua object (ltask_push) is held; ltask_wake on a task that
- * has ended or is not parked returns -1 and pops the values. */
+ * has ended or is not parked returns -1 without calling push. */
 #ifndef MW_LTASK_H
 #define MW_LTASK_H
+
+#include "lcall.h"
 
 #include <lua.h>
 
@@ -31,7 +37,7 @@ struct event_base;
 struct ltask;
 
 /* Called once when a task with an owner ends; reason is "done", "stopped",
- * "error" or "deadline". */
+ * "error", "deadline" or "out of memory". */
 typedef void (*ltask_end_fn)(struct ltask *task, const char *reason, void *owner);
 
 /* Adds spawn, task, go, sleep, receive and self to the module table on top
@@ -55,11 +61,13 @@ struct ltask *ltask_current(lua_State *L);
  * function it called. It yields; the C function's results are the values
  * given to ltask_wake. Raises when L is not a coroutine task's own thread. */
 int ltask_park(lua_State *L);
-/* Moves the nvalues on top of L to the task parked by ltask_park and
- * resumes it: at once when called from the loop (no Lua running), else from
- * the run queue, so no coroutine is ever resumed inside another. Returns 0,
- * or -1 (values popped) when the task is not parked or has ended. */
-int ltask_wake(lua_State *L, struct ltask *task, int nvalues);
+/* Resumes the task parked by ltask_park with the values push pushes (under
+ * protection, as lcall does): at once when called from the loop (no Lua
+ * running), else from the run queue, so no coroutine is ever resumed inside
+ * another. Returns 0, or -1 when the task is not parked or has ended (push
+ * not called), or when the values could not be pushed (it is then ended
+ * with reason "error"). */
+int ltask_wake(lua_State *L, struct ltask *task, lcall_push_fn push, void *ud);
 /* Ends the task as t:stop() does (from outside its coroutine). */
 void ltask_stop(struct ltask *task);
 /* The deadline of each of the task's slices or messages, in ms (negative:

@@ -32,21 +32,22 @@ static void after_yield(struct ltask *b)
     }
 }
 
-static void resume(struct ltask *b)
+/* Resumes b with the values on its stack and then those push pushes. */
+static void resume(struct ltask *b, lcall_push_fn push, void *ud)
 {
     lua_State *L = ltask_state;
-    int nargs = b->nvalues;
+    int nvalues = b->nvalues;
     b->wait = WAIT_NONE;
     b->nvalues = 0;
     lslots_push(L, b->co_slot); /* the coroutine stays reachable while it runs */
     ltask_active = b;
-    int rc = lcall_resume_timed(L, b->co, nargs, b->timeout_ms, "a coroutine task");
+    int rc = lcall_resume_timed(L, b->co, nvalues, push, ud, b->timeout_ms, "a coroutine task");
     ltask_active = NULL;
     if (rc < 0) {
         lua_remove(L, -2);
         b->dying = 0;
         ltask_log_failure("coroutine", b->id);
-        ltask_end(b, rc == LCALL_DEADLINE ? REASON_DEADLINE : REASON_ERROR);
+        ltask_end(b, ltask_failure_reason(rc));
         return;
     }
     lua_pop(L, 1);
@@ -58,14 +59,12 @@ static void resume(struct ltask *b)
     }
 }
 
-/* Takes the oldest message onto L's stack and stops listening; 0 if none. */
-static int take_message(struct ltask *b, lua_State *L)
+/* Takes the oldest message off b's mailbox into msg and stops listening;
+ * 0 if there is none. */
+static int take_message(struct ltask *b, uintptr_t *msg)
 {
-    uintptr_t msg;
-    if (!task_receive(b->task, &msg))
+    if (!task_receive(b->task, msg))
         return 0;
-    lslots_push(L, (int)msg);
-    lslots_free(L, (int)msg);
     task_listen(b->task, 0);
     if (b->timer)
         timer_cancel(b->timer);
@@ -73,15 +72,35 @@ static int take_message(struct ltask *b, lua_State *L)
     return 1;
 }
 
+/* Pushes the message in the slot *ud names, and frees the slot. */
+static int push_message(lua_State *L, void *ud)
+{
+    int slot = (int)*(uintptr_t *)ud;
+    lslots_push(L, slot);
+    lslots_free(L, slot);
+    return 1;
+}
+
+/* What a receive that timed out returns. */
+static int push_timeout(lua_State *L, void *ud)
+{
+    (void)ud;
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+}
+
 void ltask_co_ready(struct task *t, void *ud)
 {
     struct ltask *b = ud;
+    uintptr_t msg;
     (void)t;
-    if (b->wait == WAIT_RECEIVE && take_message(b, b->co))
-        b->nvalues = 1;
-    else if (b->wait != WAIT_READY)
-        return;
-    resume(b);
+    if (b->wait == WAIT_RECEIVE && take_message(b, &msg))
+        resume(b, push_message, &msg);
+    else if (b->wait == WAIT_TIMEOUT)
+        resume(b, push_timeout, NULL);
+    else if (b->wait == WAIT_READY)
+        resume(b, NULL, NULL);
 }
 
 /* A sleep ended, or a receive timed out. */
@@ -90,13 +109,10 @@ static void on_wait_timer(struct timer *timer, void *ud)
     struct ltask *b = ud;
     (void)timer;
     b->timer = NULL;
-    if (b->wait == WAIT_RECEIVE) {
+    if (b->wait == WAIT_RECEIVE)
         task_listen(b->task, 0);
-        lua_pushnil(b->co);
-        lua_pushliteral(b->co, "timeout");
-        b->nvalues = 2;
-    }
-    b->wait = WAIT_READY;
+    /* nil, "timeout" are pushed when it resumes, under protection */
+    b->wait = b->wait == WAIT_RECEIVE ? WAIT_TIMEOUT : WAIT_READY;
     if (task_wake(b->task) < 0) {
         log_error("task %u: cannot be queued: %s", b->id, strerror(errno));
         ltask_end(b, REASON_ERROR);
@@ -129,8 +145,9 @@ int ltask_co_sleep(lua_State *L, double ms)
 
 int ltask_co_receive(lua_State *L, struct ltask *b, double ms)
 {
-    if (take_message(b, L))
-        return 1;
+    uintptr_t msg;
+    if (take_message(b, &msg))
+        return push_message(L, &msg);
     if (ms == 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "timeout");
@@ -174,19 +191,38 @@ int ltask_park(lua_State *L)
     return lua_yield(L, 0);
 }
 
-int ltask_wake(lua_State *L, struct ltask *b, int nvalues)
+/* What a deferred wake pushes: the caller's values, moved to the task. */
+struct wake {
+    struct ltask *task;
+    lcall_push_fn push;
+    void *ud;
+};
+
+static int push_to_task(lua_State *L, void *ud)
 {
-    if (!b->task || b->dying || b->wait != WAIT_PARKED) {
-        lua_pop(L, nvalues);
+    struct wake *w = ud;
+    int n = w->push(L, w->ud);
+    lua_xmove(L, w->task->co, n);
+    w->task->nvalues = n;
+    return 0;
+}
+
+int ltask_wake(lua_State *L, struct ltask *b, lcall_push_fn push, void *ud)
+{
+    if (!b->task || b->dying || b->wait != WAIT_PARKED)
         return -1;
-    }
-    lua_xmove(L, b->co, nvalues);
-    b->nvalues = nvalues;
-    b->wait = WAIT_READY;
     if (lcall_depth() == 0 && !ltask_active) {
-        resume(b);
+        resume(b, push, ud);
         return 0;
     }
+    struct wake w = {b, push, ud};
+    int rc = lcall_protect(L, 0, push_to_task, &w);
+    if (rc < 0) {
+        ltask_log_failure("wake", b->id);
+        ltask_end(b, ltask_failure_reason(rc));
+        return -1;
+    }
+    b->wait = WAIT_READY;
     if (task_wake(b->task) == 0)
         return 0;
     ltask_end(b, REASON_ERROR);

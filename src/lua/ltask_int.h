@@ -13,9 +13,10 @@ struct timer;
 
 #define LTASK_SPAWN_MAX_ARGS 255 /* nargs rides in the low byte of the queue entry */
 
-/* What a coroutine task is waiting for. */
-enum wait { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_RECEIVE, WAIT_PARKED };
-enum reason { REASON_DONE, REASON_STOPPED, REASON_ERROR, REASON_DEADLINE };
+/* What a coroutine task is waiting for; WAIT_TIMEOUT: ready, its receive
+ * timed out (it resumes with nil, "timeout"). */
+enum wait { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_RECEIVE, WAIT_PARKED, WAIT_TIMEOUT };
+enum reason { REASON_DONE, REASON_STOPPED, REASON_ERROR, REASON_DEADLINE, REASON_MEMORY };
 
 /* The Lua object of a mailbox or coroutine task. */
 struct ltask {
@@ -55,6 +56,8 @@ int ltask_spawn(int slot, int nargs);
 void ltask_mailbox_ready(struct task *t, void *ud);
 /* Ends a task now; a coroutine that is running ends at its next yield. */
 void ltask_end(struct ltask *b, enum reason reason);
+/* Why a task whose entry failed with lcall's error code rc ends. */
+enum reason ltask_failure_reason(int rc);
 /* Logs what failed, with the message on top of ltask_state (popped). */
 void ltask_log_failure(const char *what, unsigned id);
 

@@ -10,14 +10,22 @@
 #include "task.h"
 #include "timer.h"
 
+#include <lauxlib.h>
 #include <stdint.h>
 
-static const char *const reason_names[] = {"done", "stopped", "error", "deadline"};
+static const char *const reason_names[] = {"done", "stopped", "error", "deadline", "out of memory"};
 
 lua_State *ltask_state;
 struct ltask *ltask_active;
 static ltask_end_fn end_hook; /* told when a task with an owner ends */
 static size_t spawned;        /* callback tasks queued, not yet run */
+
+enum reason ltask_failure_reason(int rc)
+{
+    return rc == LCALL_DEADLINE ? REASON_DEADLINE
+           : rc == LCALL_ERRMEM ? REASON_MEMORY
+                                : REASON_ERROR;
+}
 
 void ltask_log_failure(const char *what, unsigned id)
 {
@@ -31,27 +39,28 @@ void ltask_log_failure(const char *what, unsigned id)
 
 /* ---- callback tasks ---- */
 
-/* Pushes what mw.spawn stored: the function, or the function and its
- * arguments unpacked from their table. */
-static void push_spawned(lua_State *L, int slot, int nargs)
+/* Pushes what mw.spawn stored (the word of its queue entry): the function,
+ * or the function and its arguments unpacked from their table. */
+static int push_spawned(lua_State *L, void *ud)
 {
+    uintptr_t word = (uintptr_t)ud;
+    int slot = (int)(word >> 8), nargs = (int)(word & 0xff);
     lslots_push(L, slot);
     lslots_free(L, slot);
     if (nargs == 0)
-        return;
+        return 0;
+    luaL_checkstack(L, nargs + 1, "spawn");
     int packed = lua_gettop(L);
     for (int i = 1; i <= nargs + 1; i++)
         lua_rawgeti(L, packed, i);
     lua_remove(L, packed);
+    return nargs;
 }
 
 static void run_spawned(void *ud)
 {
-    uintptr_t word = (uintptr_t)ud;
-    int nargs = (int)(word & 0xff);
     spawned--;
-    push_spawned(ltask_state, (int)(word >> 8), nargs);
-    if (lcall_timed(ltask_state, nargs, -1, "a spawned task") < 0)
+    if (lcall_timed(ltask_state, push_spawned, ud, -1, "a spawned task") < 0)
         ltask_log_failure("spawned task", 0);
 }
 
@@ -78,36 +87,63 @@ size_t ltask_count(void)
 
 /* ---- mailbox tasks ---- */
 
+/* A mailbox task's callback and what it is called with. */
+struct mailbox_call {
+    struct ltask *task;
+    const char *field; /* on_message or on_stop */
+    uintptr_t msg;     /* on_message: the message's slot (0: nil) */
+    int stopping;      /* on_stop: the reason comes instead of a message */
+};
+
+/* Pushes self[field] (the task's table holds it), self, then the message
+ * (freeing its slot) or the reason the task ended. */
+static int push_mailbox_call(lua_State *L, void *ud)
+{
+    struct mailbox_call *c = ud;
+    lslots_push(L, c->task->self_slot);
+    lua_getfenv(L, -1);
+    lua_getfield(L, -1, c->field);
+    lua_replace(L, -2);
+    lua_insert(L, -2);
+    if (c->stopping) {
+        lua_pushstring(L, reason_names[c->task->reason]);
+    } else {
+        lslots_push(L, (int)c->msg);
+        lslots_free(L, (int)c->msg);
+    }
+    return 2;
+}
+
 void ltask_mailbox_ready(struct task *t, void *ud)
 {
     struct ltask *b = ud;
-    lua_State *L = ltask_state;
-    uintptr_t msg;
-    if (!task_receive(t, &msg))
+    struct mailbox_call c = {b, "on_message", 0, 0};
+    if (!task_receive(t, &c.msg))
         return;
-    lslots_push(L, b->self_slot);
-    lua_getfenv(L, -1);
-    lua_getfield(L, -1, "on_message");
-    lua_replace(L, -2);
-    lua_insert(L, -2);
-    lslots_push(L, (int)msg);
-    lslots_free(L, (int)msg);
     ltask_active = b;
-    int rc = lcall_timed(L, 2, b->timeout_ms, "a task's on_message");
+    int rc = lcall_timed(ltask_state, push_mailbox_call, &c, b->timeout_ms, "a task's on_message");
     ltask_active = NULL;
     if (rc < 0) {
         ltask_log_failure("on_message", b->id);
-        ltask_end(b, rc == LCALL_DEADLINE ? REASON_DEADLINE : REASON_ERROR);
+        ltask_end(b, ltask_failure_reason(rc));
     }
 }
 
 /* ---- ending tasks ---- */
 
+/* Lets go of the task's object and coroutine, touching it no more after: an
+ * allocation may then collect it. A task that ran out of memory may hold
+ * much of the heap (its coroutine's stack, its table): that is collected
+ * before the next entry. */
 static void release(struct ltask *b)
 {
-    lslots_free(ltask_state, b->co_slot);
-    lslots_free(ltask_state, b->self_slot);
+    int co_slot = b->co_slot, self_slot = b->self_slot;
+    int memory = b->reason == REASON_MEMORY;
     b->co_slot = b->self_slot = 0;
+    lslots_free(ltask_state, co_slot);
+    lslots_free(ltask_state, self_slot); /* b may be collected from here on */
+    if (memory)
+        lcall_collect_soon();
 }
 
 /* Messages are slots; they are given back before the mailbox goes. */
@@ -118,20 +154,20 @@ static void drop_messages(struct ltask *b)
         lslots_free(ltask_state, (int)msg);
 }
 
+/* Pushes on_stop, self and the reason; nothing to call (-1) when the task
+ * has no on_stop. */
+static int push_on_stop(lua_State *L, void *ud)
+{
+    int n = push_mailbox_call(L, ud);
+    return lua_isfunction(L, -3) ? n : -1;
+}
+
 /* on_stop(self, reason) of a mailbox task, from the run queue. */
 static void run_on_stop(void *ud)
 {
     struct ltask *b = ud;
-    lua_State *L = ltask_state;
-    lslots_push(L, b->self_slot);
-    lua_getfenv(L, -1);
-    lua_getfield(L, -1, "on_stop");
-    lua_remove(L, -2);
-    lua_insert(L, -2);
-    lua_pushstring(L, reason_names[b->reason]);
-    if (!lua_isfunction(L, -3))
-        lua_pop(L, 3);
-    else if (lcall_timed(L, 2, b->timeout_ms, "a task's on_stop") < 0)
+    struct mailbox_call c = {b, "on_stop", 0, 1};
+    if (lcall_timed(ltask_state, push_on_stop, &c, b->timeout_ms, "a task's on_stop") < 0)
         ltask_log_failure("on_stop", b->id);
     release(b);
 }

@@ -40,27 +40,43 @@ static struct ltimer *check_timer(lua_State *L, int idx)
 }
 
 /* Forgets the C timer (which the caller cancels or which is being freed)
- * and lets go of the callback and the object. */
+ * and lets go of the callback and the object, last: once it is let go of,
+ * the object may be collected by any allocation. */
 static void settle(struct ltimer *b)
 {
+    int fn_slot = b->fn_slot, self_slot = b->self_slot;
     b->timer = NULL;
-    pending--;
-    lslots_free(main_L, b->fn_slot);
-    lslots_free(main_L, b->self_slot);
     b->fn_slot = b->self_slot = 0;
+    pending--;
+    lslots_free(main_L, fn_slot);
+    lslots_free(main_L, self_slot);
 }
 
-/* fn(timer) from the loop. A one-shot timer is settled before the call, so
- * cancelling it inside is a harmless no-op. */
+/* Pushes fn and the timer object. A one-shot timer is settled once they are
+ * on the stack, so cancelling it inside is a harmless no-op; a copy of the
+ * object below them, in the entry's own frame, keeps it alive through the
+ * call (fn may not keep its argument, and on_fire reads it after). */
+static int push_fire(lua_State *L, void *ud)
+{
+    struct ltimer *b = ud;
+    lslots_push(L, b->self_slot);
+    lslots_push(L, b->fn_slot);
+    lua_pushvalue(L, -2);
+    if (!b->repeat)
+        settle(b);
+    return 1;
+}
+
+/* fn(timer) from the loop. The object is still valid memory when lcall
+ * returns: nothing is allocated, so nothing collected, before it is read. */
 static void on_fire(struct timer *timer, void *ud)
 {
     struct ltimer *b = ud;
     lua_State *L = main_L;
-    lslots_push(L, b->fn_slot);
-    lslots_push(L, b->self_slot);
-    if (!b->repeat)
+    int rc = lcall_timed(L, push_fire, b, -1, "a timer callback");
+    if (!b->repeat && b->timer) /* the entry failed before its push */
         settle(b);
-    if (lcall_timed(L, 1, -1, "a timer callback") == 0)
+    if (rc == 0)
         return;
     int cancelled = b->repeat && b->timer == timer;
     log_error("timer: %s%s", lua_tostring(L, -1),

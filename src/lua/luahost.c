@@ -72,7 +72,7 @@ static int load_script(lua_State *L, const char *script, char *err, size_t errle
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         return -1;
     }
-    int rc = lcall_results(L, 0, 1, -1, top_level);
+    int rc = lcall_top(L, -1, top_level);
     if (rc == LCALL_DEADLINE) {
         describe_deadline(L, script, err, errlen);
         return -1;
@@ -97,6 +97,16 @@ static int on_panic(lua_State *L)
     return 0;
 }
 
+/* The libraries, the search path and the moonwire module, under protection:
+ * a heap too small for them fails the start with a message, not a panic. */
+static int open_libraries(lua_State *L)
+{
+    luaL_openlibs(L);
+    set_search_path(L);
+    lmoonwire_open(L);
+    return 0;
+}
+
 lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char *err,
                         size_t errlen)
 {
@@ -107,9 +117,11 @@ lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char
         return NULL;
     }
     lua_atpanic(L, on_panic);
-    luaL_openlibs(L);
-    set_search_path(L);
-    lmoonwire_open(L);
+    if (lua_cpcall(L, open_libraries, NULL) != 0) {
+        snprintf(err, errlen, "cannot open the Lua libraries: %s", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
     if (ldeadline_start(L, timeout_ms, grace_ms, err, errlen) < 0 ||
         load_script(L, script, err, errlen) < 0) {
         luahost_close(L);

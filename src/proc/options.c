@@ -3,6 +3,7 @@
 #include "options.h"
 
 #include "log.h"
+#include "luaheap.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +48,8 @@ const char *options_usage(void)
            "                         (default 1000)\n"
            "      --shutdown-timeout SEC  time workers have to drain at a stop (default 10)\n"
            "      --max-conns N      connections per worker; past it, accepting pauses\n"
-           "      --memory-limit SIZE  Lua heap per worker, e.g. 64M or 1G (default: none)\n"
+           "      --memory-limit SIZE  Lua heap per worker, at least 256K, e.g. 64M or 1G\n"
+           "                         (default: none)\n"
            "      --check            load and check SCRIPT, then exit\n"
            "      --log-level LEVEL  error|warn|info|debug (default info)\n"
            "      --log-file PATH    log there instead of stderr; SIGUSR1 reopens it\n"
@@ -111,6 +113,15 @@ static int parse_size(const char *arg, size_t *out)
     return 0;
 }
 
+/* A --memory-limit under what a worker's Lua state needs to start. */
+static enum options_result too_small_memory_limit(char *err, size_t errlen, const char *arg)
+{
+    snprintf(err, errlen,
+             "--memory-limit '%s' is too small: a worker's Lua state needs at least %zuK", arg,
+             LUAHEAP_MIN_LIMIT / 1024);
+    return OPTIONS_USAGE;
+}
+
 /* --max-conns and --memory-limit: 1 when c was one of them (and taken). */
 static int take_limit(int c, struct options *opts, enum options_result *r, char *err, size_t errlen)
 {
@@ -129,6 +140,8 @@ static int take_limit(int c, struct options *opts, enum options_result *r, char 
         if (parse_size(optarg, &opts->memory_limit) < 0)
             *r =
                 usage_error(err, errlen, "invalid --memory-limit '%s' (expected e.g. 64M)", optarg);
+        else if (opts->memory_limit < LUAHEAP_MIN_LIMIT)
+            *r = too_small_memory_limit(err, errlen, optarg);
         return 1;
     }
     return 0;
