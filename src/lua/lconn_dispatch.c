@@ -1,5 +1,5 @@
 /* lconn_dispatch: the callbacks from conn.c into the handler: on_connect,
- * on_data, on_drain, on_close and the serve task, each through lcall; the
+ * on_data, on_drain, on_eof, on_close and the serve task, each through lcall; the
  * accepted connections and their handler; waking a task parked in conn:read. */
 #include "config.h"
 
@@ -131,6 +131,23 @@ static void on_drain_cb(struct conn *conn, void *ud)
         conn_abort(conn, error_reason(rc));
 }
 
+/* The peer ended its input and the handler has an on_eof: it is called,
+ * and a task parked in conn:read* gets nil, "eof" (it may still write). */
+static void on_eof_cb(struct conn *conn, void *ud)
+{
+    struct lconn_box *box = ud;
+    int rc = invoke(box, box->handler->h.on_eof, 0, "on_eof");
+    if (rc < 0)
+        return conn_abort(conn, error_reason(rc));
+    struct ltask *reader = box->reader;
+    box->reader = NULL;
+    if (reader) {
+        lua_pushnil(lconn_state);
+        lua_pushliteral(lconn_state, "eof");
+        ltask_wake(lconn_state, reader, 2);
+    }
+}
+
 /* The connection is gone: a parked reader gets nil, "closed"; a serve task
  * busy elsewhere (sleeping, say) is stopped, as it has no one to serve. */
 static void end_readers(struct lconn_box *box)
@@ -166,8 +183,11 @@ static void on_close_cb(struct conn *conn, const char *reason, void *ud)
         lconn_handler_free(box->handler);
 }
 
-static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on_drain_cb,
-                                                      on_close_cb};
+static const struct conn_callbacks lconn_callbacks = {.on_open = on_open_cb,
+                                                      .on_data = on_data_cb,
+                                                      .on_drain = on_drain_cb,
+                                                      .on_eof = on_eof_cb,
+                                                      .on_close = on_close_cb};
 
 /* ---- handlers and accepted connections ---- */
 
