@@ -66,7 +66,8 @@ local common = {
   end,
   on_close = function(conn)
     conn.state.closed = true
-    conn.state.pair.timer:cancel()
+    local pair = conn.state.pair -- none if on_connect failed
+    if pair then pair.timer:cancel() end
     local peer = peer_of(conn)
     if peer then peer:close() end
   end,
