@@ -1,6 +1,7 @@
 /* conn: the life of a connection: made (accepted or outbound), watched by its
- * one event, closed or failed, and destroyed from that event with the access
- * line; and the accessors and process totals. conn.h lists the other rooms. */
+ * one event, closed or failed, its two ends shut one at a time (conn_settle),
+ * and destroyed from that event with the access line; and the accessors and
+ * process totals. conn.h lists the other rooms. */
 #include "config.h"
 
 #include "conn_int.h"

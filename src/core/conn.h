@@ -2,10 +2,11 @@
  * Cuts input into frames, writes at once when nothing is queued and buffers
  * only what the socket did not take, pauses reading past a high-water mark,
  * closes idle connections. Knows nothing of Lua: the layer above registers
- * callbacks. Its rooms: conn.c (life and death, the access line), conn_group.c
- * (groups, idle_timeout), conn_read.c (input, framing, delivery, the event),
- * conn_write.c (output, the watermarks, on_drain), conn_proxy.c (the PROXY
- * header and its timeout), conn_connect.c (outbound, connect_timeout). */
+ * callbacks. Its rooms: conn.c (life and death, the two ends of a half-close,
+ * the access line), conn_group.c (groups, idle_timeout), conn_read.c (input,
+ * framing, delivery, the event, the peer's EOF), conn_write.c (output, the
+ * watermarks, on_drain), conn_proxy.c (the PROXY header and its deadline),
+ * conn_connect.c (outbound, connect_timeout). */
 #ifndef MW_CONN_H
 #define MW_CONN_H
 
