@@ -3,7 +3,7 @@
 # input before the handler sees a byte; conn:peer() names the client it
 # carried; a missing or malformed header closes with a logged reason.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 17
+plan 19
 
 cat >"$TMP/peer.lua" <<'LUA'
 local mw = require "moonwire"
@@ -83,6 +83,37 @@ elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 echo "# a silent connection lasted $elapsed_ms ms"
 check "a silent peer is closed after about 5 s, not held forever" \
     [ "$elapsed_ms" -ge 4500 -a "$elapsed_ms" -lt 9000 ]
-check "and the reason is logged" contains "$LOG" "no PROXY header within 5 s"
+check "and the reason is logged" contains "$LOG" "no complete PROXY header within 5 s of the connect"
+
+# A peer that sends its header a byte a second (a v1 header is some 45
+# bytes) is closed 5 s after its connect all the same: the timeout is a
+# deadline for the whole header, not re-armed by each byte.
+cat >"$TMP/drip.pl" <<'PERL'
+# drip.pl PORT: sends a PROXY v1 header a byte a second; prints how the
+# connection ended ("eof", "reset" or "open") and the ms from the connect.
+use strict;
+use Socket;
+use Time::HiRes qw(time);
+$SIG{PIPE} = 'IGNORE';
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+connect($s, pack_sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
+my $t0 = time;
+my $how = "open";
+for my $c (split //, "PROXY TCP4 192.0.2.1 198.51.100.2 4242 7000\r\nhello\n") {
+    syswrite($s, $c);
+    my $rin = '';
+    vec($rin, fileno($s), 1) = 1;
+    next unless select(my $rout = $rin, undef, undef, 1);
+    my $got = sysread($s, my $buf, 100);
+    $how = defined $got && $got == 0 ? "eof" : "reset";
+    last;
+}
+printf "%s %d\n", $how, (time - $t0) * 1000;
+PERL
+read -r how elapsed_ms < <(perl "$TMP/drip.pl" "$PORT")
+echo "# a header sent a byte a second: $how after ${elapsed_ms:-?} ms"
+[ "$how" = eof ] && [ "${elapsed_ms:-0}" -ge 4500 ] && [ "${elapsed_ms:-0}" -lt 9000 ]
+ok $? "a header sent a byte a second is cut off about 5 s after the connect"
+check "and the reason is logged" matches_come_to "$LOG" 2 "no complete PROXY header within 5 s"
 stop_server
 finish

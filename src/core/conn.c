@@ -1,6 +1,7 @@
 /* conn: the life of a connection: made (accepted or outbound), watched by its
- * one event, closed or failed, and destroyed from that event with the access
- * line; and the accessors and process totals. conn.h lists the other rooms. */
+ * one event, closed or failed, its two ends shut one at a time (conn_settle),
+ * and destroyed from that event with the access line; and the accessors and
+ * process totals. conn.h lists the other rooms. */
 #include "config.h"
 
 #include "conn_int.h"
@@ -166,9 +167,62 @@ void conn_close(struct conn *conn)
         return;
     conn->flags |= CONN_CLOSING;
     if (!conn->out)
-        conn_fail(conn, "closed");
+        conn_settle(conn);
     else
         conn_update_interest(conn);
+}
+
+/* ---- the two ends ---- */
+
+/* Once both FINs have gone the socket forgets its peer (getpeername says
+ * ENOTCONN): it is kept when ours goes, for the access line and conn:peer. */
+static void keep_peer(struct conn *conn)
+{
+    if (conn->origin || !(conn->origin = malloc(sizeof *conn->origin)))
+        return;
+    conn->origin->len = sizeof conn->origin->sa;
+    if (getpeername(conn->fd, (struct sockaddr *)&conn->origin->sa, &conn->origin->len) < 0) {
+        free(conn->origin);
+        conn->origin = NULL;
+    }
+}
+
+/* Called when nothing is queued. A closing connection is done; a shut-down
+ * one sends its FIN (once: nothing is queued after it). A connection is
+ * done too when the peer's input has ended and so has ours, or when the
+ * handler does not take an end of input as half a close (today's rule for
+ * a handler without on_eof: what is pending is sent, then it closes). */
+void conn_settle(struct conn *conn)
+{
+    if (conn->flags & CONN_DEAD)
+        return;
+    if (conn->flags & CONN_CLOSING)
+        return conn_fail(conn, "closed");
+    if (conn->flags & CONN_CONNECTING)
+        return; /* a shutdown waits for the connect, and settles then */
+    if ((conn->flags & (CONN_SHUTDOWN | CONN_FIN_SENT)) == CONN_SHUTDOWN) {
+        keep_peer(conn);
+        if (shutdown(conn->fd, SHUT_WR) < 0)
+            return conn_fail(conn, errno_reason(errno));
+        conn->flags |= CONN_FIN_SENT;
+    }
+    if ((conn->flags & CONN_READ_EOF) &&
+        ((conn->flags & CONN_SHUTDOWN) || !conn->group->config.half_close))
+        conn_fail(conn, "eof");
+}
+
+void conn_shutdown(struct conn *conn)
+{
+    if (conn->flags & (CONN_DEAD | CONN_CLOSING | CONN_SHUTDOWN))
+        return;
+    conn->flags |= CONN_SHUTDOWN;
+    if (!conn->out)
+        conn_settle(conn);
+}
+
+int conn_read_ended(const struct conn *conn)
+{
+    return (conn->flags & CONN_READ_EOF) != 0;
 }
 
 /* ---- small accessors ---- */
@@ -182,7 +236,9 @@ const char *conn_error(const struct conn *conn)
 {
     if (conn->flags & CONN_DEAD)
         return conn->reason;
-    return conn->flags & CONN_CLOSING ? "closing" : NULL;
+    if (conn->flags & CONN_CLOSING)
+        return "closing";
+    return conn->flags & CONN_SHUTDOWN ? "shut down" : NULL;
 }
 
 void conn_set_ud(struct conn *conn, void *ud)

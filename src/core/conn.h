@@ -2,10 +2,11 @@
  * Cuts input into frames, writes at once when nothing is queued and buffers
  * only what the socket did not take, pauses reading past a high-water mark,
  * closes idle connections. Knows nothing of Lua: the layer above registers
- * callbacks. Its rooms: conn.c (life and death, the access line), conn_group.c
- * (groups, idle_timeout), conn_read.c (input, framing, delivery, the event),
- * conn_write.c (output, the watermarks, on_drain), conn_proxy.c (the PROXY
- * header and its timeout), conn_connect.c (outbound, connect_timeout). */
+ * callbacks. Its rooms: conn.c (life and death, the two ends of a half-close,
+ * the access line), conn_group.c (groups, idle_timeout), conn_read.c (input,
+ * framing, delivery, the event, the peer's EOF), conn_write.c (output, the
+ * watermarks, on_drain), conn_proxy.c (the PROXY header and its deadline),
+ * conn_connect.c (outbound, connect_timeout). */
 #ifndef MW_CONN_H
 #define MW_CONN_H
 
@@ -26,6 +27,9 @@ struct conn_callbacks {
     void (*on_data)(struct conn *conn, const char *data, size_t len, void *ud);
     /* Output fell to the low-water mark after passing the high-water mark. */
     void (*on_drain)(struct conn *conn, void *ud);
+    /* The peer ended its input (for a group with half_close): the last frame
+     * has been delivered, and the connection can still be written to. */
+    void (*on_eof)(struct conn *conn, void *ud);
     /* Called once; the conn is gone when it returns. reason: "closed", "eof", ... */
     void (*on_close)(struct conn *conn, const char *reason, void *ud);
 };
@@ -39,6 +43,13 @@ struct conn_config {
     uint32_t connect_timeout_ms;
     size_t high_water, low_water; /* pending output that pauses / resumes reading */
     int keepalive;                /* SO_KEEPALIVE on new connections */
+    /* 0: past high_water this connection is still read (a relay pauses the
+     * connection it reads from itself, until on_drain); on_drain as ever. */
+    int pause_on_high_water;
+    /* The peer's end of input is half a close: on_eof is called and the
+     * connection stays open for output, until it is closed or shut down.
+     * Without it the connection closes ("eof") once its output is flushed. */
+    int half_close;
 };
 
 /* A group is the set of connections made with one config and callbacks;
@@ -77,6 +88,12 @@ const char *conn_error(const struct conn *conn);
 void conn_close(struct conn *conn);
 /* Closes now, dropping pending output, with the given reason. */
 void conn_abort(struct conn *conn, const char *reason);
+/* Ends our output: no more writes, and the FIN once pending output is
+ * flushed; input is still read. With the peer's input ended as well the
+ * connection closes, "eof". */
+void conn_shutdown(struct conn *conn);
+/* The peer has ended its input (its FIN was read). */
+int conn_read_ended(const struct conn *conn);
 /* Stops and restarts reading; output still flows while paused. */
 void conn_pause(struct conn *conn);
 void conn_resume(struct conn *conn);

@@ -23,7 +23,9 @@ static void conn_established(struct conn *conn)
     conn_touch(conn);
     event_del(&conn->ev); /* drop the connect timeout */
     conn_update_interest(conn);
-    if (conn->group->cb->on_open)
+    if (!conn->out)
+        conn_settle(conn); /* a conn:shutdown() made while it connected */
+    if (conn->group->cb->on_open && !(conn->flags & CONN_DEAD))
         conn->group->cb->on_open(conn, conn->ud);
 }
 

@@ -24,6 +24,9 @@
 #define CONN_CONNECTING 0x040u /* outbound, not yet established */
 #define CONN_DELIVERING 0x080u /* a buffered frame is with the handler */
 #define CONN_PROXY 0x100u      /* a PROXY protocol header must come first */
+#define CONN_SHUTDOWN 0x200u   /* no more output: our FIN follows what is queued */
+#define CONN_FIN_SENT 0x400u   /* and it has gone */
+#define CONN_ABOVE_HIGH 0x800u /* output passed the high-water mark: on_drain is due */
 
 struct conn_list {
     struct conn *head, *tail;
@@ -55,8 +58,8 @@ struct conn {
     void *ud;
     uint64_t id;
     uint64_t last_input_ms;
-    const char *reason;                      /* why it failed, once CONN_DEAD */
-    struct conn_origin *origin;              /* the client a PROXY header named, if any */
+    const char *reason;         /* why it failed, once CONN_DEAD */
+    struct conn_origin *origin; /* the client a PROXY header named, or the peer kept at our FIN */
     uint64_t opened_ms, bytes_in, bytes_out; /* for the access line */
     size_t scanned;                          /* of in, by a delimiter search that found nothing */
     struct framing framing;
@@ -78,6 +81,8 @@ void conn_set_socket_options(int fd, const struct conn_config *config);
 void conn_update_interest(struct conn *conn);
 /* Marks the conn failed; it is destroyed from its own event. */
 void conn_fail(struct conn *conn, const char *reason);
+/* Nothing is queued: a close, a shutdown or an end of input takes effect. */
+void conn_settle(struct conn *conn);
 /* Logs the access line, calls on_close and frees the conn. */
 void conn_destroy(struct conn *conn);
 

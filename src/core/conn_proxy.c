@@ -1,7 +1,8 @@
 /* conn_proxy: an accepted connection that must begin with a PROXY protocol
  * header (v1 or v2): the header is read and taken off before the handler
- * sees anything, within PROXY_HEADER_TIMEOUT_MS; the client it names becomes
- * the connection's peer. A bad, missing or late header closes it. */
+ * sees anything, whole within PROXY_HEADER_TIMEOUT_MS of the accept; the
+ * client it names becomes the connection's peer. A bad, missing or late
+ * header closes it. */
 #include "config.h"
 
 #include "conn_int.h"
@@ -59,6 +60,26 @@ static void take_proxy_header(struct conn *conn)
     conn_deliver_buffered(conn);
 }
 
+void conn_proxy_timeout(struct conn *conn)
+{
+    proxy_header_failed(conn, "no complete PROXY header within " PROXY_HEADER_TIMEOUT_TEXT
+                              " of the connect");
+}
+
+/* The header is due PROXY_HEADER_TIMEOUT_MS after the accept, however its
+ * bytes come: a timeout of a persistent event counts again from each time
+ * the event fires, so after every read it is set to what is left. */
+static void arm_proxy_deadline(struct conn *conn)
+{
+    uint64_t now = loop_ms(event_get_base(&conn->ev));
+    uint64_t due = conn->opened_ms + PROXY_HEADER_TIMEOUT_MS;
+    if (now >= due)
+        return conn_proxy_timeout(conn);
+    struct timeval tv = ms_timeval((double)(due - now));
+    if (event_add(&conn->ev, &tv) < 0)
+        conn_fail(conn, "out of memory");
+}
+
 void conn_read_proxy_header(struct conn *conn, short what)
 {
     ssize_t n = conn_recv_buffered(conn);
@@ -70,24 +91,19 @@ void conn_read_proxy_header(struct conn *conn, short what)
         take_proxy_header(conn);
         conn_read_more(conn, n, what);
     }
+    if ((conn->flags & (CONN_PROXY | CONN_DEAD)) == CONN_PROXY)
+        arm_proxy_deadline(conn);
 }
 
-void conn_proxy_timeout(struct conn *conn)
-{
-    proxy_header_failed(conn, "no PROXY header within " PROXY_HEADER_TIMEOUT_TEXT);
-}
-
-/* A peer that connects and says nothing must not hold a connection open
- * forever: the header is due within PROXY_HEADER_TIMEOUT_MS. */
+/* A peer that connects and says nothing, or a byte at a time, must not hold
+ * a connection open for long: the header is due within PROXY_HEADER_TIMEOUT_MS. */
 void conn_expect_proxy_header(struct conn *conn)
 {
-    struct timeval tv = ms_timeval(PROXY_HEADER_TIMEOUT_MS);
     conn->flags |= CONN_PROXY;
     if (conn->flags & CONN_DEAD)
         return; /* its event could not be added: it is due, to destroy it */
     event_del(&conn->ev);
-    if (event_add(&conn->ev, &tv) < 0)
-        conn_fail(conn, "out of memory");
+    arm_proxy_deadline(conn);
 }
 
 int conn_awaits_proxy_header(const struct conn *conn)

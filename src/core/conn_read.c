@@ -69,15 +69,18 @@ static void deliver_tail(struct conn *conn)
     drop_input(conn);
 }
 
+/* The peer's FIN: the last frame, then on_eof for a handler that takes it
+ * as half a close. Either way the peer still gets what is pending. */
 static void conn_got_eof(struct conn *conn)
 {
     conn->flags |= CONN_READ_EOF;
     conn_deliver_buffered(conn);
     deliver_tail(conn);
-    /* A half-closed peer still gets what is pending. */
+    if (conn->group->config.half_close && !(conn->flags & CONN_DEAD))
+        conn->group->cb->on_eof(conn, conn->ud);
     if (!conn->out)
-        conn_fail(conn, "eof");
-    else
+        conn_settle(conn);
+    if (!(conn->flags & CONN_DEAD))
         conn_update_interest(conn);
 }
 

@@ -17,20 +17,25 @@ size_t conn_pending(const struct conn *conn)
 /* ---- the watermarks ---- */
 
 /* Past the high-water mark reading stops, so a peer that never reads cannot
- * make us hold more than about that much for it. */
+ * make us hold more than about that much for it. Not for a relay, whose
+ * input goes to another connection: stopping it would stop what drains the
+ * peer of this one's peer, and two relays in a ring of full buffers wait
+ * for each other for ever; it pauses the connection it reads from itself. */
 static void check_high_water(struct conn *conn)
 {
-    if (!(conn->flags & CONN_THROTTLED) && conn_pending(conn) > conn->group->config.high_water) {
-        conn->flags |= CONN_THROTTLED;
+    if (!(conn->flags & CONN_ABOVE_HIGH) && conn_pending(conn) > conn->group->config.high_water) {
+        conn->flags |= CONN_ABOVE_HIGH;
+        if (conn->group->config.pause_on_high_water)
+            conn->flags |= CONN_THROTTLED;
         conn_update_interest(conn);
     }
 }
 
 static void check_low_water(struct conn *conn)
 {
-    if (!(conn->flags & CONN_THROTTLED) || conn_pending(conn) > conn->group->config.low_water)
+    if (!(conn->flags & CONN_ABOVE_HIGH) || conn_pending(conn) > conn->group->config.low_water)
         return;
-    conn->flags &= ~CONN_THROTTLED;
+    conn->flags &= ~(CONN_ABOVE_HIGH | CONN_THROTTLED);
     conn_redeliver(conn);
     if (conn->group->cb->on_drain && !(conn->flags & CONN_DEAD))
         conn->group->cb->on_drain(conn, conn->ud);
@@ -53,8 +58,10 @@ void conn_flush(struct conn *conn)
     if (evbuffer_get_length(conn->out) == 0) {
         evbuffer_free(conn->out);
         conn->out = NULL;
-        if (conn->flags & (CONN_CLOSING | CONN_READ_EOF))
-            return conn_fail(conn, conn->flags & CONN_CLOSING ? "closed" : "eof");
+        if (conn->flags & (CONN_CLOSING | CONN_READ_EOF | CONN_SHUTDOWN))
+            conn_settle(conn);
+        if (conn->flags & CONN_DEAD)
+            return;
         conn_update_interest(conn);
     }
     check_low_water(conn);
@@ -68,16 +75,18 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
     return total;
 }
 
-/* Queues iov from byte offset skip onwards. */
+/* Queues iov from byte offset skip onwards. The queue is made only for a
+ * byte to keep: an empty one would be flushed with nothing to write, whose
+ * result is no answer (and errno someone else's, EINPROGRESS after a connect). */
 static int conn_queue(struct conn *conn, const struct iovec *iov, int iovcnt, size_t skip)
 {
-    if (!conn->out && !(conn->out = evbuffer_new()))
-        return -1;
     for (int i = 0; i < iovcnt; i++) {
         if (skip >= iov[i].iov_len) {
             skip -= iov[i].iov_len;
             continue;
         }
+        if (!conn->out && !(conn->out = evbuffer_new()))
+            return -1;
         const char *from = (const char *)iov[i].iov_base + skip;
         if (evbuffer_add(conn->out, from, iov[i].iov_len - skip) < 0)
             return -1;
@@ -115,7 +124,7 @@ static ssize_t conn_write_now(struct conn *conn, const struct iovec *iov, int io
 
 long conn_writev(struct conn *conn, const struct iovec *iov, int iovcnt)
 {
-    if (conn->flags & (CONN_DEAD | CONN_CLOSING))
+    if (conn->flags & (CONN_DEAD | CONN_CLOSING | CONN_SHUTDOWN))
         return -1;
     size_t taken = 0;
     if (!conn->out && !(conn->flags & CONN_CONNECTING)) {
@@ -131,6 +140,8 @@ long conn_writev(struct conn *conn, const struct iovec *iov, int iovcnt)
         conn_fail(conn, "out of memory");
         return -1;
     }
+    if (!conn->out)
+        return 0; /* empty strings, before the connect completed */
     if (was_empty)
         conn_update_interest(conn);
     check_high_water(conn);

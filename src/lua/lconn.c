@@ -98,6 +98,13 @@ static int conn_is_open_l(lua_State *L)
     return 1;
 }
 
+/* conn:shutdown(): our FIN after pending output; reading goes on. */
+static int conn_shutdown_l(lua_State *L)
+{
+    conn_shutdown(check_conn(L, 1));
+    return 0;
+}
+
 static int conn_pause_l(lua_State *L)
 {
     conn_pause(check_conn(L, 1));
@@ -225,6 +232,8 @@ static int read_frame(lua_State *L, const struct framing *f)
         conn_consume(conn, total);
         return 1;
     }
+    if (conn_read_ended(conn))
+        return push_failure(L, "eof"); /* half-closed: nothing more will come */
     box->reader = task;
     conn_resume(conn);
     return ltask_park(L);
@@ -270,10 +279,19 @@ static int conn_read_until_l(lua_State *L)
 }
 
 static const luaL_Reg conn_methods[] = {
-    {"write", conn_write_l},           {"close", conn_close_l},     {"pause", conn_pause_l},
-    {"resume", conn_resume_l},         {"peer", conn_peer_l},       {"framing", conn_framing_l},
-    {"pending", conn_pending_l},       {"read", conn_read_l},       {"read_line", conn_read_line_l},
-    {"read_until", conn_read_until_l}, {"is_open", conn_is_open_l}, {NULL, NULL},
+    {"write", conn_write_l},
+    {"close", conn_close_l},
+    {"shutdown", conn_shutdown_l},
+    {"is_open", conn_is_open_l},
+    {"pause", conn_pause_l},
+    {"resume", conn_resume_l},
+    {"peer", conn_peer_l},
+    {"framing", conn_framing_l},
+    {"pending", conn_pending_l},
+    {"read", conn_read_l},
+    {"read_line", conn_read_line_l},
+    {"read_until", conn_read_until_l},
+    {NULL, NULL},
 };
 
 /* ---- making connections ---- */

@@ -1,5 +1,5 @@
 /* lconn_dispatch: the callbacks from conn.c into the handler: on_connect,
- * on_data, on_drain, on_close and the serve task, each through lcall; the
+ * on_data, on_drain, on_eof, on_close and the serve task, each through lcall; the
  * accepted connections and their handler; waking a task parked in conn:read. */
 #include "config.h"
 
@@ -134,10 +134,12 @@ static void on_open_cb(struct conn *conn, void *ud)
         conn_abort(conn, error_reason(rc));
 }
 
-/* What a reader is woken with: a frame, or nil and "closed" (data NULL). */
+/* What a reader is woken with: a frame, or (data NULL) nil and why there is
+ * none: "closed", or "eof" once the peer ended its input. */
 struct frame {
     const char *data;
     size_t len;
+    const char *why;
 };
 
 static int push_frame(lua_State *L, void *ud)
@@ -148,7 +150,7 @@ static int push_frame(lua_State *L, void *ud)
         return 1;
     }
     lua_pushnil(L);
-    lua_pushliteral(L, "closed");
+    lua_pushstring(L, f->why);
     return 2;
 }
 
@@ -157,7 +159,7 @@ static int push_frame(lua_State *L, void *ud)
 static void wake_reader(struct conn *conn, struct lconn_box *box, const char *data, size_t len)
 {
     struct ltask *reader = box->reader;
-    struct frame f = {data, len};
+    struct frame f = {data, len, NULL};
     box->reader = NULL;
     if (box->handler->h.on_data == LUA_NOREF)
         conn_pause(conn);
@@ -182,12 +184,27 @@ static void on_drain_cb(struct conn *conn, void *ud)
         conn_abort(conn, error_reason(rc));
 }
 
+/* The peer ended its input and the handler has an on_eof: it is called,
+ * and a task parked in conn:read* gets nil, "eof" (it may still write). */
+static void on_eof_cb(struct conn *conn, void *ud)
+{
+    struct lconn_box *box = ud;
+    int rc = invoke(box, box->handler->h.on_eof, "on_eof", NULL, 0);
+    if (rc < 0)
+        return conn_abort(conn, error_reason(rc));
+    struct ltask *reader = box->reader;
+    struct frame eof = {NULL, 0, "eof"};
+    box->reader = NULL;
+    if (reader)
+        ltask_wake(lconn_state, reader, push_frame, &eof);
+}
+
 /* The connection is gone: a parked reader gets nil, "closed"; a serve task
  * busy elsewhere (sleeping, say) is stopped, as it has no one to serve. */
 static void end_readers(struct lconn_box *box)
 {
     struct ltask *reader = box->reader, *serve = box->serve;
-    struct frame closed = {NULL, 0};
+    struct frame closed = {NULL, 0, "closed"};
     box->reader = box->serve = NULL;
     if (serve)
         ltask_set_owner(serve, NULL);
@@ -231,8 +248,11 @@ static void on_close_cb(struct conn *conn, const char *reason, void *ud)
         lcall_collect_soon();
 }
 
-static const struct conn_callbacks lconn_callbacks = {on_open_cb, on_data_cb, on_drain_cb,
-                                                      on_close_cb};
+static const struct conn_callbacks lconn_callbacks = {.on_open = on_open_cb,
+                                                      .on_data = on_data_cb,
+                                                      .on_drain = on_drain_cb,
+                                                      .on_eof = on_eof_cb,
+                                                      .on_close = on_close_cb};
 
 /* ---- handlers and accepted connections ---- */
 

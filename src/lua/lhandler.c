@@ -127,6 +127,15 @@ static int take_callback(lua_State *L, int idx, const char *name, int *ref, char
     return 0;
 }
 
+/* handler[name] as a truth value; absent: dflt. */
+static int take_flag(lua_State *L, int idx, const char *name, int dflt)
+{
+    lua_getfield(L, idx, name);
+    int v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
 /* handler[name] as a count in 0..max (absent: dflt), or -1 with err set. */
 static long take_count(lua_State *L, int idx, const char *name, long dflt, long max, char *err,
                        size_t errlen)
@@ -187,18 +196,18 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
 {
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     memset(h, 0, sizeof *h);
-    h->on_connect = h->on_data = h->on_close = h->on_drain = h->serve = LUA_NOREF;
+    h->on_connect = h->on_data = h->on_close = h->on_drain = h->on_eof = h->serve = LUA_NOREF;
     if (!lua_istable(L, idx)) {
         snprintf(err, errlen, "handler must be a table (got %s)", luaL_typename(L, idx));
         return -1;
     }
-    lua_getfield(L, idx, "keepalive");
-    h->config.keepalive = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    h->config.keepalive = take_flag(L, idx, "keepalive", 0);
+    h->config.pause_on_high_water = take_flag(L, idx, "pause_on_high_water", 1);
     if (take_callback(L, idx, "on_connect", &h->on_connect, err, errlen) < 0 ||
         take_callback(L, idx, "on_data", &h->on_data, err, errlen) < 0 ||
         take_callback(L, idx, "on_close", &h->on_close, err, errlen) < 0 ||
         take_callback(L, idx, "on_drain", &h->on_drain, err, errlen) < 0 ||
+        take_callback(L, idx, "on_eof", &h->on_eof, err, errlen) < 0 ||
         take_callback(L, idx, "serve", &h->serve, err, errlen) < 0 ||
         read_limits(L, idx, &h->config, err, errlen) < 0 ||
         read_timeout(L, idx, h, err, errlen) < 0 ||
@@ -206,12 +215,13 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
         lhandler_unref(L, h);
         return -1;
     }
+    h->config.half_close = h->on_eof != LUA_NOREF;
     return 0;
 }
 
 void lhandler_unref(lua_State *L, struct lhandler *h)
 {
-    int *refs[] = {&h->on_connect, &h->on_data, &h->on_close, &h->on_drain, &h->serve};
+    int *refs[] = {&h->on_connect, &h->on_data, &h->on_close, &h->on_drain, &h->on_eof, &h->serve};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
         luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
         *refs[i] = LUA_NOREF;
