@@ -2,7 +2,7 @@
 # examples/http.lua (on moonwire.http) with curl and wrk, and malformed or
 # oversized requests sent raw: each case gets the status HTTP says it should.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 90
+plan 93
 
 mkdir -p "$TMP/www/sub"
 printf '<h1>hi</h1>\n' >"$TMP/www/index.html"
@@ -146,6 +146,26 @@ check "that server exits 0" [ "$STATUS" -eq 0 ]
 # heap) ----
 start_server strict --memory-limit 64M -l 127.0.0.1:0 "$SCRIPTS/http_strict.lua" || finish
 URL="http://127.0.0.1:$PORT"
+
+# cut_end HEAD REST: sends HEAD, then REST 0.3 s later (a read that ends
+# inside the line end); the reply goes to $TMP/reply.
+cut_end() {
+    (printf '%s' "$1"; sleep 0.3; printf "$2"; sleep 0.3) |
+        socat -T 3 -t 3 - "TCP:127.0.0.1:$PORT" >"$TMP/reply" 2>/dev/null
+}
+a_run() { head -c "$1" /dev/zero | tr '\0' "$2"; }
+
+# A line (8192 bytes, max_request_line) or a head (16384, max_header) of
+# exactly the limit is taken when a read ends inside its CRLF (found by
+# t/fuzz/fuzz_http: it was refused, whole it was taken).
+cut_end "GET /$(a_run 8178 a) HTTP/1.1"$'\r' '\nHost: a\r\nConnection: close\r\n\r\n'
+check "a request line of exactly max_request_line, cut in its CRLF, is taken (404, not 414)" \
+    status_is 404
+head="GET / HTTP/1.1"$'\r\n'"Host: a"$'\r\n'"X: "
+cut_end "$head$(a_run $((16384 - ${#head})) b)"$'\r\n\r' '\n'
+check "a head of exactly max_header, cut in its CRLFCRLF, is taken (200, not 431)" status_is 200
+cut_end "GET /$(a_run 8179 a) HTTP/1.1"$'\r' '\nHost: a\r\n\r\n'
+check "one byte more is still 414" status_is 414
 
 # trickle FD FIRST [SECONDS]: writes FIRST (printf format) on FD, then one
 # byte a second for SECONDS (default 10) or until the write fails; in the

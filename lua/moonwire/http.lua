@@ -302,16 +302,31 @@ local function bare_lf(buf, pos)
   return false
 end
 
+-- How many of buf's last bytes could be the start of term (a read may end
+-- inside the CRLF that ends a line, or the CRLFCRLF that ends a head).
+local function partial_end(buf, term)
+  for n = #term - 1, 1, -1 do
+    if sub(buf, -n) == sub(term, 1, n) then return n end
+  end
+  return 0
+end
+
 -- A head not yet whole at pos (its request line ends at line_end, if it
 -- does): nil to wait for more, or false, status, why when more cannot help.
+-- The limits are judged as parse_head judges a whole head, so a line or a
+-- head of exactly the limit is taken however the reads cut its end.
 local function unfinished_head(buf, pos, line_end, limits)
   if not line_end then
     if bare_lf(buf, pos) then return false, 400, "bare LF line end" end
-    if #buf - pos >= limits.max_request_line then return false, 414, "request line too long" end
+    if #buf + 1 - partial_end(buf, "\r\n") - pos > limits.max_request_line then
+      return false, 414, "request line too long"
+    end
     return nil
   end
   if bare_lf(buf, line_end + 2) then return false, 400, "bare LF line end" end
-  if #buf - pos > limits.max_header then return false, 431, "header section too large" end
+  if #buf + 1 - partial_end(buf, "\r\n\r\n") - pos > limits.max_header then
+    return false, 431, "header section too large"
+  end
   return nil
 end
 
