@@ -256,9 +256,27 @@ static int start_metrics(struct worker *w)
     return 0;
 }
 
+/* The collector's step per tick: a fraction of a millisecond, so a busy worker
+ * does not feel it and an idle one finishes a cycle over a small heap in seconds. */
+#define HEAP_GC_STEP_KB 256
+
+/* One step of the Lua collector: about 2 KiB of its work per KiB asked. */
+static int step_collector(lua_State *L)
+{
+    lua_gc(L, LUA_GCSTEP, HEAP_GC_STEP_KB);
+    return 0;
+}
+
+/* Each tick also steps the collector, protected (a step can raise: out of
+ * memory under --memory-limit). Only allocation drives it, so a worker gone
+ * idle after making garbage (a 100 MB value just deleted) would hold it, and
+ * the pages under it, until traffic came back. */
 static void decay_heap(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd, (void)what, (void)arg;
+    struct worker *w = arg;
+    (void)fd, (void)what;
+    if (lua_cpcall(w->L, step_collector, NULL) != 0)
+        lua_pop(w->L, 1);
     luaheap_decay();
 }
 
