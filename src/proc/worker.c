@@ -249,9 +249,63 @@ static int start_metrics(struct worker *w)
     return 0;
 }
 
+/* The Lua collector, stepped by the heap's timer (decay_heap): only allocation
+ * drives it, so a worker gone quiet after making garbage (a 100 MB value just
+ * deleted) would hold it, and the pages under it, until traffic came back. A
+ * tick that saw traffic takes one step (a fraction of a millisecond on most
+ * heaps; a table is traversed whole, so one of a million keys costs a few ms),
+ * an idle one steps for HEAP_GC_IDLE_MS or to the end of a cycle (on a heap of
+ * a million keys a cycle is about 100 ms of work). Two cycles ended since the
+ * last traffic have collected all it left: the steps stop until traffic
+ * comes, or for HEAP_GC_QUIET_TICKS, then one more cycle runs (for garbage
+ * made with no traffic, as by a timer that drops a value). */
+#define HEAP_GC_STEP_KB 256
+#define HEAP_GC_IDLE_MS 5
+#define HEAP_GC_QUIET_TICKS 60
+
+static struct {
+    uint64_t frames; /* delivered to handlers by the last tick */
+    unsigned cycles; /* collection cycles ended since the last traffic */
+    unsigned quiet;  /* ticks since the two cycles ended */
+} heap_gc;
+
+struct gc_steps {
+    int64_t until; /* mono_ns() to step until; 0: one step */
+    int ended;     /* set when a cycle ended */
+};
+
+static int step_collector(lua_State *L)
+{
+    struct gc_steps *g = lua_touserdata(L, 1);
+    do
+        g->ended = lua_gc(L, LUA_GCSTEP, HEAP_GC_STEP_KB);
+    while (!g->ended && mono_ns() < g->until);
+    return 0;
+}
+
+/* Each tick steps the collector while it has work, protected (a step can
+ * raise: out of memory under --memory-limit), then gives back the empty
+ * pages not needed lately. */
 static void decay_heap(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd, (void)what, (void)arg;
+    struct worker *w = arg;
+    struct conn_stats now;
+    (void)fd, (void)what;
+    conn_get_stats(&now);
+    int traffic = now.frames != heap_gc.frames;
+    heap_gc.frames = now.frames;
+    if (traffic) {
+        heap_gc.cycles = heap_gc.quiet = 0;
+    } else if (heap_gc.cycles >= 2 && ++heap_gc.quiet >= HEAP_GC_QUIET_TICKS) {
+        heap_gc.cycles = 1;
+        heap_gc.quiet = 0;
+    }
+    if (heap_gc.cycles < 2) {
+        struct gc_steps g = {traffic ? 0 : mono_ns() + HEAP_GC_IDLE_MS * 1000000LL, 0};
+        if (lua_cpcall(w->L, step_collector, &g) != 0)
+            lua_pop(w->L, 1);
+        heap_gc.cycles += (unsigned)g.ended;
+    }
     luaheap_decay();
 }
 
