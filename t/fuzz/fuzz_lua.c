@@ -80,12 +80,14 @@ static long cpu_ns_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000000000L + (now.tv_nsec - t0->tv_nsec);
 }
 
-/* FNV-1a of the chunk's name and the line: the same in every process, so a
- * merge or a replay sees the features the fuzzing run saw. */
+/* FNV-1a of the chunk's file name (without its directory) and the line: the
+ * same in every process and source tree, so a merge or a replay sees the
+ * features the fuzzing run saw. */
 static uint32_t line_hash(const char *source, int line)
 {
     uint32_t h = 2166136261u;
-    for (const char *c = source; *c; c++)
+    const char *slash = strrchr(source, '/');
+    for (const char *c = slash ? slash + 1 : source; *c; c++)
         h = (h ^ (uint8_t)*c) * 16777619u;
     return (h ^ (uint32_t)line) * 16777619u;
 }
