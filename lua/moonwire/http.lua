@@ -289,45 +289,58 @@ local function body_kind(req, limits)
   return n > 0 and "length" or "none", n
 end
 
--- Whether buf from pos has a LF without a CR before it. A line ended so
--- would never end, as lines end at CRLF here: such a request is refused at
--- once rather than held until a timeout (nginx takes a bare LF as a line
--- end; RFC 9112 2.2 allows either).
-local function bare_lf(buf, pos)
-  local lf = find(buf, "\n", pos, true)
-  while lf do
-    if lf == pos or byte(buf, lf - 1) ~= 13 then return true end
+-- The first LF at or after from (before stop, if given) without a CR before
+-- it. A line ended so would never end, as lines end at CRLF here: such a
+-- request is refused at once rather than held until a timeout (nginx takes
+-- a bare LF as a line end; RFC 9112 2.2 allows either).
+local function bare_lf(buf, from, stop)
+  local lf = find(buf, "\n", from, true)
+  while lf and (not stop or lf < stop) do
+    if lf == from or byte(buf, lf - 1) ~= 13 then return lf end
     lf = find(buf, "\n", lf + 1, true)
   end
-  return false
 end
 
--- How many of buf's last bytes could be the start of term (a read may end
--- inside the CRLF that ends a line, or the CRLFCRLF that ends a head).
-local function partial_end(buf, term)
+-- How many of the bytes of buf up to at could be the start of term (a read
+-- may end inside the CRLF that ends a line, or the CRLFCRLF of a head).
+local function partial_at(buf, at, term)
   for n = #term - 1, 1, -1 do
-    if sub(buf, -n) == sub(term, 1, n) then return n end
+    if sub(buf, at - n + 1, at) == sub(term, 1, n) then return n end
   end
   return 0
 end
 
--- A head not yet whole at pos (its request line ends at line_end, if it
--- does): nil to wait for more, or false, status, why when more cannot help.
--- The limits are judged as parse_head judges a whole head, so a line or a
--- head of exactly the limit is taken however the reads cut its end.
-local function unfinished_head(buf, pos, line_end, limits)
-  if not line_end then
-    if bare_lf(buf, pos) then return false, 400, "bare LF line end" end
-    if #buf + 1 - partial_end(buf, "\r\n") - pos > limits.max_request_line then
-      return false, 414, "request line too long"
-    end
-    return nil
+-- Where in buf a section from pos is first known to pass limit before its
+-- term: the shortest read that shows more than limit bytes that are not a
+-- start of term (nil: not yet, or never).
+local function too_long_at(buf, pos, limit, term)
+  for at = pos + limit, math.min(#buf, pos + limit + #term - 1) do
+    if at + 1 - partial_at(buf, at, term) - pos > limit then return at end
   end
-  if bare_lf(buf, line_end + 2) then return false, 400, "bare LF line end" end
-  if #buf + 1 - partial_end(buf, "\r\n\r\n") - pos > limits.max_header then
-    return false, 431, "header section too large"
-  end
+end
+
+-- Judges a section of a head (the request line, or the line and headers)
+-- from pos, its LFs looked at from from, ended by term at stop (nil: not
+-- yet come): false, status, why for its fault, or nil. A fault is the one
+-- the shortest read would show, so that how the reads cut a request never
+-- changes its answer (t/fuzz/fuzz_http compares them): a bare LF, or more
+-- than limit bytes (too_long, why), whichever comes first.
+local function section_fault(buf, pos, from, stop, limit, term, too_long, why)
+  local lf = bare_lf(buf, from, stop)
+  local long = too_long_at(buf, pos, limit, term)
+  if lf and (not long or lf <= long) then return false, 400, "bare LF line end" end
+  if long and (not stop or long <= stop) then return false, too_long, why end
   return nil
+end
+
+local function line_fault(buf, pos, line_end, limits)
+  return section_fault(buf, pos, pos, line_end, limits.max_request_line, "\r\n", 414,
+    "request line too long")
+end
+
+local function head_fault(buf, pos, line_end, head_end, limits)
+  return section_fault(buf, pos, line_end + 2, head_end, limits.max_header, "\r\n\r\n", 431,
+    "header section too large")
 end
 
 -- Parses a request head at pos: returns the request and the position of
@@ -337,13 +350,13 @@ end
 local function parse_head(buf, pos, limits)
   while sub(buf, pos, pos + 1) == "\r\n" do pos = pos + 2 end -- stray CRLFs between requests
   local line_end = find(buf, "\r\n", pos, true)
-  if not line_end then return unfinished_head(buf, pos, nil, limits) end
-  if line_end - pos > limits.max_request_line then return false, 414, "request line too long" end
+  local ok, status, why = line_fault(buf, pos, line_end, limits)
+  if ok == false or not line_end then return ok, status, why end
   local method, target, path, query, version = parse_request_line(buf, pos, line_end)
   if not method then return false, target, path end -- the status and why
   local head_end = find(buf, "\r\n\r\n", line_end, true)
-  if not head_end then return unfinished_head(buf, pos, line_end, limits) end
-  if head_end - pos > limits.max_header then return false, 431, "header section too large" end
+  ok, status, why = head_fault(buf, pos, line_end, head_end, limits)
+  if ok == false or not head_end then return ok, status, why end
   local headers, status, why = parse_headers(buf, line_end + 2, head_end - 1, limits)
   if not headers then return false, status, why end
   if version == "1.1" and not headers.host then return false, 400, "missing Host" end
@@ -367,21 +380,19 @@ end
 local function parse_chunks(buf, pos, st, limits)
   while true do
     local e = find(buf, "\r\n", pos, true)
-    if not e then
-      if find(buf, "\n", pos, true) then return false, 400, "bare LF line end" end
-      if #buf - pos > 1024 then return false, 400, "chunk size line too long" end
-      return nil, nil, pos
-    end
+    local ok, status, why = section_fault(buf, pos, pos, e, 1024, "\r\n", 400,
+      "chunk size line too long")
+    if ok == false then return ok, status, why end
+    if not e then return nil, nil, pos end
     local size = match(sub(buf, pos, e - 1), "^(%x+)[ \t]*;?[^\r\n]*$")
     if not size or #size > 15 then return false, 400, "bad chunk size" end
     size = tonumber(size, 16)
     if size == 0 then
       if sub(buf, e + 2, e + 3) == "\r\n" then return e + 4 end
       local t = find(buf, "\r\n\r\n", e, true)
-      if not t then
-        if #buf - e > limits.max_header then return false, 431, "trailers too large" end
-        return nil, nil, pos
-      end
+      local long = too_long_at(buf, e, limits.max_header, "\r\n\r\n")
+      if long and (not t or long <= t) then return false, 431, "trailers too large" end
+      if not t then return nil, nil, pos end
       return t + 4
     end
     st.body_size = st.body_size + size
