@@ -101,17 +101,7 @@ check "serve with on_eof: conn:read_line() returns nil, \"eof\", and later write
     replied 'read ended: eof\na,b; again: nil eof\n'
 stop_server
 
-cat >"$TMP/count.lua" <<'LUA'
--- Counts the bytes that come and says how many at the peer's EOF.
-return {
-  on_data = function(conn, data) conn.state.n = (conn.state.n or 0) + #data end,
-  on_eof = function(conn)
-    conn:write(conn.state.n or 0, "\n")
-    conn:close()
-  end,
-}
-LUA
-start_server count -l 127.0.0.1:0 "$TMP/count.lua"
+start_server count -l 127.0.0.1:0 "$SCRIPTS/count_at_eof.lua"
 COUNT_PORT=$PORT
 cat >"$TMP/connect_shut.lua" <<'LUA'
 -- "N": connects to the counter, writes N bytes at once, shuts its side

@@ -115,17 +115,7 @@ check "100 MB to an upstream through the proxy: the upstream saw them and the FI
     same_as_big "$TMP/big.up"
 stop_server
 
-cat >"$TMP/count.lua" <<'LUA'
--- Counts the bytes that come, and says how many at the peer's EOF.
-return {
-  on_data = function(conn, data) conn.state.n = (conn.state.n or 0) + #data end,
-  on_eof = function(conn)
-    conn:write(conn.state.n or 0, "\n")
-    conn:close()
-  end,
-}
-LUA
-start_server count -l 127.0.0.1:0 "$TMP/count.lua"
+start_server count -l 127.0.0.1:0 "$SCRIPTS/count_at_eof.lua"
 COUNT_PORT=$PORT
 MW_IDLE_TIMEOUT=1000 proxy_to "127.0.0.1:$COUNT_PORT" count
 printf hello | timeout 10 socat -T 5 -t 5 - "TCP:127.0.0.1:$PORT" >"$TMP/reply"
