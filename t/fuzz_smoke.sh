@@ -2,7 +2,7 @@
 # Each fuzz target fuzzes for a while (MW_FUZZ_SMOKE_SECONDS, 20 s) on a
 # scratch copy of its corpus, with its dictionary if it has one, and finds
 # nothing. A finding fails the test and is kept in the test's directory
-# (crash-*, timeout-*, slow-unit-*). Longer runs: t/fuzz/RESULTS-fuzz.md.
+# (crash-*, timeout-*, slow-unit-*).
 # Without libFuzzer (configure says so) each target is reported as skipped,
 # which .ci/run counts and refuses.
 . "${MW_SRCDIR:-.}/t/lib.sh"
