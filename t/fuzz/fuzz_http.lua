@@ -47,12 +47,18 @@ local function responses(out)
   return concat(t)
 end
 
--- Known, reported with issue 18 (t/fuzz/corpus/http/split-414 and split-431):
--- a request line of exactly max_request_line bytes, or a head within a byte
--- or two of max_header, is refused (414, 431) when a read ends inside the
--- CRLF after it, and accepted when the CRLF comes whole: the refusal counts
--- the CR. Until http.lua counts it only with its LF, a split run may end in
--- those refusals early; what came before them must still be the same.
+-- Known, reported with issue 18: http.lua judges a size while it waits for
+-- the end of what it measures, and not again once the end has come, so
+-- how the bytes are cut decides (1) a request line of exactly
+-- max_request_line bytes, or a head within a byte or two of max_header, is
+-- refused (414, 431) when a read ends inside the CRLF after it, accepted
+-- when the CRLF comes whole (t/fuzz/corpus/http/split-414, split-431);
+-- (2) chunked trailers of any size are accepted when their blank line comes
+-- in the same read, refused (431) past max_header when they come in pieces
+-- (split-trailers); (3) so is a chunk-size line of any length, refused
+-- (400) past 1,024 bytes (split-chunk-line). Until http.lua is fixed, a
+-- split run may end in one of these refusals early; what came before it
+-- must still be the same.
 local function refusal(input)
   local out = fake.run(http.server(handler, options[1]), { input })
   return responses(out)
@@ -60,7 +66,10 @@ end
 local EARLY = {
   refusal(("x"):rep(64)),
   refusal("GET / HTTP/1.1\r\n" .. ("a: b\r\n"):rep(40)),
+  refusal("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" .. ("a"):rep(300)),
+  refusal("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" .. ("a"):rep(1100)),
 }
+for _, r in ipairs(EARLY) do assert(r:find("^HTTP/1.1 4%d%d .*too "), r) end
 local function refused_early(whole, split)
   for _, r in ipairs(EARLY) do
     local before = #split - #r
@@ -76,7 +85,7 @@ return function(data)
   local out1, closed1 = fake.run(http.server(handler, options[variant]), whole)
   local out2, closed2 = fake.run(http.server(handler, options[variant]), pieces)
   out1, out2 = responses(out1), responses(out2)
-  if variant == 1 and closed2 and refused_early(out1, out2) then return end
+  if closed2 and refused_early(out1, out2) then return end
   fake.differ("responses", out1, out2)
   if closed1 ~= closed2 then error("closed whole: " .. tostring(closed1) .. ", split: " .. tostring(closed2)) end
 end
