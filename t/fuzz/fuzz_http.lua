@@ -70,22 +70,12 @@ local EARLY = {
   refusal("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" .. ("a"):rep(1100)),
 }
 for _, r in ipairs(EARLY) do assert(r:find("^HTTP/1.1 4%d%d .*too "), r) end
-local function refused_early(whole, split)
-  for _, r in ipairs(EARLY) do
-    local before = #split - #r
-    if before >= 0 and split:sub(before + 1) == r and whole:sub(1, before) == split:sub(1, before) then
-      return true
-    end
-  end
-  return false
-end
-
 return function(data)
   local variant, whole, pieces = fake.input(data)
   local out1, closed1 = fake.run(http.server(handler, options[variant]), whole)
   local out2, closed2 = fake.run(http.server(handler, options[variant]), pieces)
   out1, out2 = responses(out1), responses(out2)
-  if closed2 and refused_early(out1, out2) then return end
+  if closed2 and fake.refused_early(out1, out2, EARLY) then return end
   fake.differ("responses", out1, out2)
   if closed1 ~= closed2 then error("closed whole: " .. tostring(closed1) .. ", split: " .. tostring(closed2)) end
 end
