@@ -141,23 +141,66 @@ end
 
 -- ---- inputs ----
 
+-- Bit 4 of byte 1: in the payload, 0xFF c x stands for the byte x repeated
+-- (c + 1) * 512 times (128 KiB in all at most), so that what a library
+-- treats apart past 64 KiB (a body framed by the core, the length of an
+-- inline command) is within reach of a 4 KiB input. Not for x a newline: a
+-- hundred thousand empty commands would time the fuzzing hooks, not the
+-- library. fuzz_allow (fuzz_lua.c) gives the two runs time for the bytes.
+local INFLATE_UNIT, INFLATE_MAX, MAX_PIECES = 512, 128 * 1024, 2000
+local allow = rawget(_G, "fuzz_allow") or function() end
+
+local function inflate(payload)
+  local total = #payload
+  local out = payload:gsub("\255(.)(.)", function(c, x)
+    local n = (byte(c) + 1) * INFLATE_UNIT
+    if x == "\n" or total + n > INFLATE_MAX then return nil end
+    total = total + n
+    return x:rep(n)
+  end)
+  allow(2 * (#out - #payload))
+  return out
+end
+
 -- M.input(data): a fuzzer's input as the targets read it. Byte 1: bits 0-2
 -- the count k of size bytes after it, bit 3 a variant of the library's
--- options; bytes 2 .. k+1: the sizes (1 + b % 128) of the pieces the payload
--- is cut into, used in turn; the rest: the payload. Returns the variant,
--- the payload whole (one piece) and the payload cut.
+-- options, bit 4 inflate (above); bytes 2 .. k+1: the sizes of the pieces
+-- the payload is cut into, used in turn (b + 1 bytes for b < 128, else
+-- (b - 127) * 512; and at least 1/2000 of the payload, so that a library
+-- that joins what it kept onto each read is not timed on it); the rest: the
+-- payload. Returns the variant, the payload whole (one piece) and the
+-- payload cut.
 function M.input(data)
   local cfg = byte(data, 1) or 0
   local k = cfg % 8
   local variant = math.floor(cfg / 8) % 2
   local payload = sub(data, k + 2)
+  if math.floor(cfg / 16) % 2 == 1 then payload = inflate(payload) end
+  local least = math.ceil(#payload / MAX_PIECES)
   local pieces, at, i = {}, 1, 0
   while at <= #payload do
-    local size = k > 0 and 1 + byte(data, 2 + i % k) % 128 or #payload
+    local size = #payload
+    if k > 0 then
+      local b = byte(data, 2 + i % k)
+      size = math.max(least, b < 128 and b + 1 or (b - 127) * INFLATE_UNIT)
+    end
     pieces[#pieces + 1] = sub(payload, at, at + size - 1)
     at, i = at + size, i + 1
   end
   return variant, { payload }, pieces
+end
+
+-- M.refused_early(whole, split, refusals): whether split is a prefix of
+-- whole followed by one of the strings in refusals (a library that judges
+-- a size only while it waits refuses early when the bytes come cut).
+function M.refused_early(whole, split, refusals)
+  for _, r in ipairs(refusals) do
+    local before = #split - #r
+    if before >= 0 and sub(split, before + 1) == r and sub(whole, 1, before) == sub(split, 1, before) then
+      return true
+    end
+  end
+  return false
 end
 
 -- M.differ(what, a, b): raises naming the first byte at which a and b differ.

@@ -4,7 +4,8 @@
  * counts the edge from the last line in an extra-counters array libFuzzer
  * reads as coverage (it sees none of the Lua code otherwise: LuaJIT is not
  * instrumented), and every 10,000 instructions it aborts an input that has
- * run for more than a second of CPU time. With MW_FUZZ_LINES=FILE set, the
+ * run for more than a second of CPU time (more for an input that grows:
+ * fuzz_allow). With MW_FUZZ_LINES=FILE set, the
  * lines run are written to FILE at exit, as "chunk:line", to see what a
  * corpus reaches (t/fuzz/RESULTS-fuzz.md). */
 #include "fuzz_lua.h"
@@ -23,6 +24,10 @@
 
 #define COUNTERS (1u << 14)
 #define HANG_NS 1000000000L
+/* What fuzz_allow grants per byte: the slowest linear pass seen under these
+ * hooks, with the JIT off (resp.lua's quoted inline argument, char by
+ * char), costs 1.4 us a byte; a quadratic one on 64 KiB would take minutes. */
+#define ALLOW_NS_PER_BYTE 5000L
 
 /* libFuzzer counts a feature for each counter set, and each new bucket of its value. */
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t counters[COUNTERS];
@@ -31,6 +36,7 @@ static lua_State *fuzz_L;
 static int fuzz_ref;
 static uint32_t last_line;
 static struct timespec started;
+static long limit_ns;
 
 /* The lines run, for MW_FUZZ_LINES: a bit per line of a few chunks. */
 #define SEEN_CHUNKS 16
@@ -96,7 +102,7 @@ static void hang(lua_State *L, long ns)
 {
     luaL_traceback(L, L, NULL, 0);
     fprintf(stderr, "fuzz_lua: an input ran %ld ms of CPU time (limit %ld ms)\n%s\n", ns / 1000000,
-            HANG_NS / 1000000, lua_tostring(L, -1));
+            limit_ns / 1000000, lua_tostring(L, -1));
     abort();
 }
 
@@ -113,8 +119,18 @@ static void on_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     long ns = fuzz_L ? cpu_ns_since(&started) : 0; /* not while loading */
-    if (ns > HANG_NS)
+    if (ns > limit_ns)
         hang(L, ns);
+}
+
+/* fuzz_allow(bytes): the input expanded into that many bytes more (fakeconn's
+ * inflate), which may take their time: the limit grows with them. */
+static int fuzz_allow(lua_State *L)
+{
+    lua_Number bytes = luaL_checknumber(L, 1);
+    luaL_argcheck(L, bytes >= 0 && bytes <= 1 << 24, 1, "0 to 16 MiB");
+    limit_ns += (long)bytes * ALLOW_NS_PER_BYTE;
+    return 0;
 }
 
 static int traceback(lua_State *L)
@@ -152,6 +168,7 @@ void fuzz_lua_init(const char *glue)
     if (!luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF))
         fail(L, "turning the JIT off");
     set_path(L);
+    lua_register(L, "fuzz_allow", fuzz_allow);
     if ((seen_file = getenv("MW_FUZZ_LINES")) && atexit(seen_write) != 0)
         seen_file = NULL;
     lua_sethook(L, on_hook, LUA_MASKLINE | LUA_MASKCOUNT, 10000);
@@ -172,6 +189,7 @@ void fuzz_lua_run(const uint8_t *data, size_t size)
 {
     lua_State *L = fuzz_L;
     last_line = 0;
+    limit_ns = HANG_NS;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &started) != 0) {
         perror("clock_gettime");
         abort();
@@ -184,6 +202,6 @@ void fuzz_lua_run(const uint8_t *data, size_t size)
     lua_pop(L, 1);
     /* Time spent in C functions (string.find, string.match) sees no hook. */
     long ns = cpu_ns_since(&started);
-    if (ns > HANG_NS)
+    if (ns > limit_ns)
         hang(L, ns);
 }
