@@ -9,7 +9,9 @@
 -- close; a handler that raises gets 500, and closes. A request's head must
 -- come whole within header_timeout of its first byte, and its body with no
 -- more than body_timeout between two reads: past either, the connection is
--- closed without a response, as nginx does.
+-- closed without a response, as nginx does. When the worker drains (a stop,
+-- a reload), each connection closes at the end of a request: see "a
+-- draining worker" below.
 
 local sub, find, match, lower, format = string.sub, string.find,
   string.match, string.lower, string.format
@@ -158,10 +160,11 @@ local function refuse(st, status, why)
 end
 
 -- Runs the handler on a complete request and queues its response; what
--- cannot be sent raises, naming the handler (limits.where).
-local function respond(conn, st, req, handler, limits)
+-- cannot be sent raises, naming the handler (limits.where). last: the
+-- connection closes after it (a draining worker's last request of a read).
+local function respond(conn, st, req, handler, limits, last)
   req.conn = conn
-  req.close = wants_close(req)
+  req.close = last or wants_close(req)
   local status, body, headers = handler(req)
   if type(status) ~= "number" then bad_result(limits.where, "its status", status, "a number") end
   if type(body) ~= "string" then
@@ -335,7 +338,7 @@ local function run(conn, st, buf, handler, limits)
     end
     local req = st.req
     st.req, st.chunks = nil, nil
-    respond(conn, st, req, handler, limits)
+    respond(conn, st, req, handler, limits, limits.draining and pos > #buf)
   end
 end
 
@@ -395,6 +398,7 @@ local defaults = {
   max_body = 1048576,      -- bytes of body; past it, 413
   header_timeout = 60000,  -- ms from a request's first byte to its last header (nginx: 60 s)
   body_timeout = 60000,    -- ms between two reads of a body (nginx: 60 s)
+  shutdown_idle = 1000,    -- ms a draining worker keeps a connection that sends nothing
 }
 
 -- Where a function was defined, "file:line", to name the handler in errors.
@@ -432,11 +436,40 @@ local function gather(conn, st, data, limits)
   return data
 end
 
+-- ---- a draining worker ----
+
+-- When the worker begins to drain (a stop, a reload), each connection hears
+-- of it (on_shutdown). A request in progress, and any that comes later, is
+-- answered with "Connection: close" (the last of a read's pipelined ones:
+-- those before it are answered too), and the connection closes after it.
+-- One between requests is closed once shutdown_idle ms pass with no byte
+-- from it, so that a request already on its way is answered, not cut
+-- (closing it at once races the client's next request, which nginx loses).
+-- Returns the on_shutdown function and the set of connections it waits on,
+-- which a read or a close takes a connection out of.
+local function drainer(states, limits)
+  local quiet, timer = setmetatable({}, { __mode = "k" }), nil
+  local function close_quiet()
+    for conn in pairs(quiet) do
+      quiet[conn] = nil
+      conn:close()
+    end
+  end
+  local function on_shutdown(conn)
+    limits.draining = true
+    local st = states[conn]
+    if st and (st.closing or st.tail or st.req or st.more) then return end
+    quiet[conn] = true
+    if not timer then timer = mw.after(limits.shutdown_idle, close_quiet) end
+  end
+  return on_shutdown, quiet
+end
+
 -- http.server(handler, opts): a handler table for moonwire. handler(req)
 -- returns status, body (a string), headers (a table name -> value).
 -- opts: max_request_line, max_header, max_headers, max_body,
--- header_timeout, body_timeout, and any handler fields (idle_timeout,
--- on_connect, on_close ...) to include.
+-- header_timeout, body_timeout, shutdown_idle, and any handler fields
+-- (idle_timeout, on_connect, on_close, on_shutdown ...) to include.
 function M.server(handler, opts)
   opts = opts or {}
   local limits, h = take_limits(opts, handler), { framing = "raw", idle_timeout = 60000 }
@@ -447,10 +480,15 @@ function M.server(handler, opts)
   -- rather than a call into C for conn.state, which stays the handler's own.
   -- Dropped at close (weak keys only as a safety net).
   local states = setmetatable({}, { __mode = "k" })
-  local on_close = h.on_close
+  local on_shutdown, quiet = drainer(states, limits)
+  local on_close, users_shutdown = h.on_close, h.on_shutdown
   h.on_close = function(conn, reason)
-    states[conn], waiting[conn] = nil, nil
+    states[conn], waiting[conn], quiet[conn] = nil, nil, nil
     if on_close then return on_close(conn, reason) end
+  end
+  h.on_shutdown = function(conn)
+    on_shutdown(conn)
+    if users_shutdown then return users_shutdown(conn) end
   end
   h.on_data = function(conn, data)
     local st = states[conn]
@@ -459,6 +497,7 @@ function M.server(handler, opts)
       states[conn] = st
     end
     if st.closing then return end
+    if limits.draining then quiet[conn] = nil end
     if st.more then
       data = gather(conn, st, data, limits)
       if not data then return end

@@ -630,7 +630,10 @@ end
 -- fn(reply, argv, argc) for each command, argv[1] being its name as sent.
 -- argv is reused: copy what must outlive the call. opts: max_bulk (bytes,
 -- default 512 MiB), and any handler fields (on_connect, on_close,
--- idle_timeout, high_water ...) to include.
+-- on_shutdown, idle_timeout, high_water ...) to include. When the worker
+-- drains (a stop, a reload), a connection closes between commands: at once
+-- when no command is half received, else after the batch that ends it
+-- (what is queued is written first).
 function M.server(fn, opts)
   opts = opts or {}
   local max_bulk = opts.max_bulk or MAX_BULK
@@ -642,6 +645,12 @@ function M.server(fn, opts)
   local handler = { framing = "raw", max_frame = max_bulk + 2 }
   for k, v in pairs(opts) do
     if k ~= "max_bulk" then handler[k] = v end
+  end
+  local draining, users_shutdown = false, handler.on_shutdown
+  handler.on_shutdown = function(conn)
+    draining = true
+    if users_shutdown then users_shutdown(conn) end
+    if not conn.state.pending then conn:close() end
   end
 
   -- Lets go of the arguments of a batch's commands (up to n of them) once
@@ -703,6 +712,7 @@ function M.server(fn, opts)
     reply.conn, unfinished = conn, true
     let_go(run_batch(conn, st, data, pend))
     unfinished = false
+    if draining and not st.pending then reply.closing = true end
     flush(reply)
   end
   return handler

@@ -107,9 +107,10 @@ void conn_expect_proxy_header(struct conn *conn);
 int conn_awaits_proxy_header(const struct conn *conn);
 /* Aborts every open connection with reason; used when the worker stops. */
 void conn_abort_all(const char *reason);
-/* Closes, with reason, every connection that had no input for idle_ms and
- * has nothing queued in or out; returns how many. For a draining worker. */
-size_t conn_close_idle(uint32_t idle_ms, const char *reason);
+/* Calls fn once for each connection open now (not failed, not closing),
+ * with its ud, for a worker that begins to drain. Returns 0, or -1 when
+ * memory is short. */
+int conn_each_open(void (*fn)(struct conn *conn, void *ud, void *arg), void *arg);
 size_t conn_count(void);
 uint64_t conn_accepted_total(void);
 /* Totals of this process since it started: bytes read and written, frames

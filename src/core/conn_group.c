@@ -94,23 +94,24 @@ void conn_abort_all(const char *reason)
     }
 }
 
-/* For a worker that drains: a connection is idle when no input came for
- * idle_ms and nothing is queued either way, so closing it cuts no exchange. */
-size_t conn_close_idle(uint32_t idle_ms, const char *reason)
+/* The open connections are taken down first, then told: fn may close any
+ * of them, or open new ones (which are not told). None is freed meanwhile:
+ * a failed connection is destroyed from its own event, on a later turn. */
+int conn_each_open(void (*fn)(struct conn *conn, void *ud, void *arg), void *arg)
 {
-    size_t closed = 0;
-    for (struct conn_group *g = groups; g; g = g->next) {
-        uint64_t now = loop_ms(event_get_base(&g->idle_timer));
-        /* Every connection is looked at: the order by last input is only
-         * kept for groups with an idle timeout. */
-        for (struct conn *c = g->live.head, *next; c; c = next) {
-            next = c->next; /* conn_fail moves c to the dying list */
-            if (c->last_input_ms + idle_ms > now || c->in || c->out ||
-                (c->flags & (CONN_CONNECTING | CONN_DISPATCH)))
-                continue;
-            conn_fail(c, reason);
-            closed++;
-        }
-    }
-    return closed;
+    size_t n = 0, i = 0;
+    for (struct conn_group *g = groups; g; g = g->next)
+        for (struct conn *c = g->live.head; c; c = c->next)
+            n++;
+    struct conn **all = n ? malloc(n * sizeof *all) : NULL;
+    if (n && !all)
+        return -1;
+    for (struct conn_group *g = groups; g; g = g->next)
+        for (struct conn *c = g->live.head; c; c = c->next)
+            all[i++] = c;
+    for (i = 0; i < n; i++)
+        if (conn_is_open(all[i]))
+            fn(all[i], all[i]->ud, arg);
+    free(all);
+    return 0;
 }

@@ -22,6 +22,9 @@ int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen);
 /* Wraps an accepted descriptor in a connection and calls on_connect; when
  * proxied, only once a PROXY protocol header has named the client. */
 void lconn_accept(int fd, int proxied);
+/* The worker begins to drain: on_shutdown(conn) is called for each open
+ * connection whose handler has one. Returns 0, or -1 when memory is short. */
+int lconn_shutdown_all(void);
 /* Errors raised by the handler's callbacks and serve tasks, in this process. */
 uint64_t lconn_handler_errors(void);
 

@@ -1,6 +1,7 @@
 /* lconn_dispatch: the callbacks from conn.c into the handler: on_connect,
  * on_data, on_drain, on_eof, on_close and the serve task, each through lcall; the
- * accepted connections and their handler; waking a task parked in conn:read. */
+ * accepted connections and their handler; waking a task parked in conn:read;
+ * on_shutdown, when the worker begins to drain. */
 #include "config.h"
 
 #include "lconn_int.h"
@@ -315,6 +316,24 @@ void lconn_accept(int fd, int proxied)
         conn_expect_proxy_header(conn); /* on_open_cb follows the header */
     else
         on_open_cb(conn, nb.box);
+}
+
+/* A connection the handler has seen (not one still awaiting its PROXY
+ * header) hears of the drain once. */
+static void tell_shutdown(struct conn *conn, void *ud, void *arg)
+{
+    struct lconn_box *box = ud;
+    (void)arg;
+    if (!box || conn_awaits_proxy_header(conn))
+        return;
+    int rc = invoke(box, box->handler->h.on_shutdown, "on_shutdown", NULL, 0);
+    if (rc < 0)
+        conn_abort(conn, error_reason(rc));
+}
+
+int lconn_shutdown_all(void)
+{
+    return conn_each_open(tell_shutdown, NULL);
 }
 
 uint64_t lconn_handler_errors(void)

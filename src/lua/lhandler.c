@@ -196,7 +196,8 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
 {
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     memset(h, 0, sizeof *h);
-    h->on_connect = h->on_data = h->on_close = h->on_drain = h->on_eof = h->serve = LUA_NOREF;
+    h->on_connect = h->on_data = h->on_close = h->on_drain = h->on_eof = h->on_shutdown = LUA_NOREF;
+    h->serve = LUA_NOREF;
     if (!lua_istable(L, idx)) {
         snprintf(err, errlen, "handler must be a table (got %s)", luaL_typename(L, idx));
         return -1;
@@ -208,6 +209,7 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
         take_callback(L, idx, "on_close", &h->on_close, err, errlen) < 0 ||
         take_callback(L, idx, "on_drain", &h->on_drain, err, errlen) < 0 ||
         take_callback(L, idx, "on_eof", &h->on_eof, err, errlen) < 0 ||
+        take_callback(L, idx, "on_shutdown", &h->on_shutdown, err, errlen) < 0 ||
         take_callback(L, idx, "serve", &h->serve, err, errlen) < 0 ||
         read_limits(L, idx, &h->config, err, errlen) < 0 ||
         read_timeout(L, idx, h, err, errlen) < 0 ||
@@ -221,7 +223,8 @@ int lhandler_read(lua_State *L, int idx, struct lhandler *h, char *err, size_t e
 
 void lhandler_unref(lua_State *L, struct lhandler *h)
 {
-    int *refs[] = {&h->on_connect, &h->on_data, &h->on_close, &h->on_drain, &h->on_eof, &h->serve};
+    int *refs[] = {&h->on_connect, &h->on_data,     &h->on_close, &h->on_drain,
+                   &h->on_eof,     &h->on_shutdown, &h->serve};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
         luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
         *refs[i] = LUA_NOREF;

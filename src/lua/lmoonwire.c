@@ -19,6 +19,7 @@
 
 static struct event_base *loop_base;
 static int worker_id;
+static int stopping;
 
 void lmoonwire_set_base(struct event_base *base)
 {
@@ -60,6 +61,18 @@ static int mw_now(lua_State *L)
 void lmoonwire_set_worker_id(int id)
 {
     worker_id = id;
+}
+
+void lmoonwire_set_stopping(void)
+{
+    stopping = 1;
+}
+
+/* mw.stopping(): true once this worker drains (a stop or a reload). */
+static int mw_stopping(lua_State *L)
+{
+    lua_pushboolean(L, stopping);
+    return 1;
 }
 
 /* mw.worker_id(): this worker's number, 0..N-1; a replacement keeps it. */
@@ -124,7 +137,8 @@ static int mw_deadline(lua_State *L)
 
 static const luaL_Reg moonwire_functions[] = {
     {"log", mw_log},     {"now", mw_now},           {"worker_id", mw_worker_id},
-    {"stats", mw_stats}, {"deadline", mw_deadline}, {NULL, NULL},
+    {"stats", mw_stats}, {"deadline", mw_deadline}, {"stopping", mw_stopping},
+    {NULL, NULL},
 };
 
 int luaopen_moonwire(lua_State *L)

@@ -15,6 +15,8 @@ void lmoonwire_open(lua_State *L);
 void lmoonwire_set_base(struct event_base *base);
 /* The number mw.worker_id() returns (0..N-1; 0 under --check). */
 void lmoonwire_set_worker_id(int id);
+/* From now on mw.stopping() is true: the worker drains. */
+void lmoonwire_set_stopping(void);
 int luaopen_moonwire(lua_State *L);
 /* This process's figures, as mw.stats() returns them (for --metrics). */
 void lmoonwire_figures(struct metrics_figures *f);

@@ -24,10 +24,6 @@
 
 #define ERR_MAX 1024
 #define WORKER_SIGNALS 3
-/* Draining: a connection with no input for this long and nothing queued is idle;
- * long enough that a client between two requests of one exchange is not cut. */
-#define DRAIN_IDLE_MS 1000
-#define DRAIN_TICK_MS 50
 #define METRICS_TICK_MS 100 /* how stale the master's sums may be */
 /* How often an idle worker gives back the Lua heap's unneeded empty pages (a busy
  * one does it as pages empty). */
@@ -40,8 +36,8 @@ struct worker {
     struct listener *listeners[OPTIONS_MAX_LISTEN];
     int nlisteners;
     struct event *signals[WORKER_SIGNALS];
-    struct event *drain_tick, *drain_deadline; /* while draining */
-    struct event *metrics_tick;                /* with --metrics */
+    struct event *drain_deadline; /* while draining */
+    struct event *metrics_tick;   /* with --metrics */
     struct event *heap_tick;
     int accept_full; /* paused at --max-conns */
 };
@@ -93,13 +89,19 @@ int worker_check_script(const struct options *opts)
 }
 
 /* At --max-conns accepting pauses (newcomers wait in the kernel's backlog)
- * and resumes when a connection closes; never while draining. */
+ * and resumes when a connection closes. A draining worker, which no longer
+ * accepts, ends with its last connection. */
 static void gate_accepting(void *arg)
 {
     struct worker *w = arg;
     long max = w->opts->max_conns;
     int full = max > 0 && (long)conn_count() >= max;
-    if (full == w->accept_full || w->drain_tick)
+    if (w->drain_deadline) {
+        if (conn_count() == 0)
+            event_base_loopbreak(w->base);
+        return;
+    }
+    if (full == w->accept_full)
         return;
     w->accept_full = full;
     for (int i = 0; i < w->nlisteners; i++)
@@ -152,16 +154,6 @@ static void stop_now(struct worker *w, const char *why)
     event_base_loopbreak(w->base);
 }
 
-/* Closes the connections that went idle; the loop ends with the last one. */
-static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct worker *w = arg;
-    (void)fd, (void)what;
-    conn_close_idle(DRAIN_IDLE_MS, "shutdown");
-    if (conn_count() == 0)
-        event_base_loopbreak(w->base);
-}
-
 static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -169,21 +161,23 @@ static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Stops accepting (the master's copy of each socket stays open for the next
- * worker) and lets what is in flight finish, within --shutdown-timeout. */
+ * worker) and keeps serving the connections it has, idle ones included,
+ * until they end or --shutdown-timeout passes: each is told (on_shutdown),
+ * so that a handler that knows its protocol's boundaries can close there. */
 static void start_drain(struct worker *w)
 {
     log_info("%s: stopping (%zu connections open)", strsignal(SIGTERM), conn_count());
     close_listeners(w);
-    struct timeval tick = ms_timeval(DRAIN_TICK_MS);
+    lmoonwire_set_stopping();
     struct timeval limit = ms_timeval(w->opts->shutdown_timeout * 1000);
-    w->drain_tick = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
     w->drain_deadline = evtimer_new(w->base, on_drain_deadline, w);
-    if (!w->drain_tick || !w->drain_deadline || event_add(w->drain_tick, &tick) < 0 ||
-        evtimer_add(w->drain_deadline, &limit) < 0) {
-        stop_now(w, "cannot set the drain timers");
+    if (!w->drain_deadline || evtimer_add(w->drain_deadline, &limit) < 0) {
+        stop_now(w, "cannot set the drain's timer");
         return;
     }
-    on_drain_tick(-1, 0, w);
+    if (lconn_shutdown_all() < 0)
+        log_error("cannot tell the connections of the drain: out of memory");
+    gate_accepting(w);
 }
 
 /* SIGTERM drains (a second one stops at once), SIGQUIT stops at once,
@@ -196,7 +190,7 @@ static void on_signal(evutil_socket_t signum, short what, void *arg)
     if (signum == SIGUSR1) {
         if (log_reopen(err, sizeof err) < 0)
             log_error("%s", err);
-    } else if (signum == SIGTERM && !w->drain_tick) {
+    } else if (signum == SIGTERM && !w->drain_deadline) {
         start_drain(w);
     } else {
         stop_now(w, strsignal((int)signum));
@@ -333,8 +327,6 @@ static void worker_free(struct worker *w)
     for (int i = 0; i < WORKER_SIGNALS; i++)
         if (w->signals[i])
             event_free(w->signals[i]);
-    if (w->drain_tick)
-        event_free(w->drain_tick);
     if (w->drain_deadline)
         event_free(w->drain_deadline);
     resolve_shutdown();
