@@ -94,7 +94,7 @@ void conn_abort_all(const char *reason)
     }
 }
 
-/* The open connections are taken down first, then told: fn may close any
+/* The open connections are listed first, then told: fn may close any
  * of them, or open new ones (which are not told). None is freed meanwhile:
  * a failed connection is destroyed from its own event, on a later turn. */
 int conn_each_open(void (*fn)(struct conn *conn, void *ud, void *arg), void *arg)

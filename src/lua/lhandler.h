@@ -10,8 +10,8 @@
 #include "conn.h"
 
 struct lhandler {
-    int on_connect, on_data, on_close, on_drain, on_eof, on_shutdown,
-        serve; /* registry refs or LUA_NOREF */
+    /* registry refs, or LUA_NOREF */
+    int on_connect, on_data, on_close, on_drain, on_eof, on_shutdown, serve;
     struct conn_config config;
     long timeout; /* ms, the deadline of each callback; LHANDLER_TIMEOUT_DEFAULT: --timeout */
 };
