@@ -2,7 +2,7 @@
 # Command-line errors and their exit codes (a bad --max-conns or
 # --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 48
+plan 53
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
 # one that serves instead of exiting is stopped after 20 s (status 124).
@@ -74,5 +74,15 @@ check "an unknown --user exits 1" run 1 -l 127.0.0.1:0 --user no_such_user_mw "$
 check "... saying so" contains "$TMP/err" "--user no_such_user_mw: no such user"
 check "... before binding anything" bash -c "! grep -q 'listening on' '$TMP/err'"
 check "--check of a good script exits 0" run 0 --check "$EXAMPLES/echo.lua"
+check "... printing its path and ': ok' on stdout, nothing on stderr" \
+    bash -c "[ \"\$(cat '$TMP/out')\" = '$EXAMPLES/echo.lua: ok' ] && [ ! -s '$TMP/err' ]"
+shown=$(sed -n '/^\$ moonwire --check examples\/echo\.lua$/{n;p;q}' "$MW_SRCDIR/man/moonwire.1")
+(cd "$MW_SRCDIR" && "$MOONWIRE" --check examples/echo.lua >"$TMP/out" 2>&1)
+check "moonwire(1) shows what --check prints ('${shown:-nothing}')" \
+    bash -c "[ -n '$shown' ] && [ \"\$(cat '$TMP/out')\" = '$shown' ]"
 check "--check of a broken script exits 1" run 1 --check "$SCRIPTS/syntax_error.lua"
+check "... naming the file and line, at level error" \
+    contains "$TMP/err" "[error] $SCRIPTS/syntax_error.lua:5:"
+check "... and no worker: there is none" bash -c "! grep -q 'worker' '$TMP/err'"
+check "... printing nothing on stdout" [ ! -s "$TMP/out" ]
 finish

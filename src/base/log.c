@@ -13,8 +13,8 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static enum log_level current_level = LOG_INFO;
-static int current_worker = 0;
-static const char *log_path; /* --log-file, reopened on request */
+static int current_worker = -1; /* until a worker says which it is */
+static const char *log_path;    /* --log-file, reopened on request */
 static enum log_format current_format = LOG_TEXT;
 static const char *const format_names[] = {"text", "json"};
 
