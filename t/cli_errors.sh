@@ -2,7 +2,7 @@
 # Command-line errors and their exit codes (a bad --max-conns or
 # --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 53
+plan 56
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
 # one that serves instead of exiting is stopped after 20 s (status 124).
@@ -35,7 +35,28 @@ start_server holder -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
 check "address in use exits 1" run 1 -l "127.0.0.1:$PORT" "$EXAMPLES/echo.lua"
 check "address in use names the address and the reason" \
     contains "$TMP/err" "bind 127.0.0.1:$PORT: Address already in use"
+check "... with no word of privileges" bash -c "! grep -q 'privileges' '$TMP/err'"
 stop_server
+
+# A port below 1024 (net.ipv4.ip_unprivileged_port_start) as a user who may
+# not bind it: the reason, and how to get the right. Needs root (to become
+# nobody): CI has it, so without it the checks fail and say why.
+start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+low=$((start > 80 ? 80 : start - 1))
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 || [ "$low" -lt 1 ]; then
+    ok 1 "a privileged port as nobody exits 1 (cannot: not root, no user nobody, or none is)"
+    ok 1 "... saying why, and what to do (cannot: not root, no user nobody, or none is)"
+else
+    mkdir "$TMP/public" && cp "$EXAMPLES/echo.lua" "$TMP/public/" && chmod 711 "$TMP"
+    chmod 755 "$TMP/public" && chmod 644 "$TMP/public/echo.lua"
+    timeout 20 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+        "$MOONWIRE" -l "127.0.0.1:$low" "$TMP/public/echo.lua" >"$TMP/out" 2>"$TMP/err"
+    check "a privileged port ($low) as nobody exits 1" [ $? -eq 1 ]
+    check "... saying why, and what to do" contains "$TMP/err" \
+        "bind 127.0.0.1:$low: Permission denied (ports below $start need privileges: run as root \
+with --user to serve as another user, or grant CAP_NET_BIND_SERVICE)"
+    chmod 700 "$TMP"
+fi
 
 check "missing script exits 1" run 1 -l 127.0.0.1:0 "$TMP/no-such-script.lua"
 check "missing script is named with the reason" contains "$TMP/err" "no-such-script.lua: No such file"
