@@ -82,6 +82,7 @@ START_TEST(test_v1_unknown_is_local)
 {
     ck_assert_int_eq(parse_text("PROXY UNKNOWN\r\nhello"), 15);
     ck_assert_int_eq(pa.local, 1);
+    ck_assert_int_eq(pa.health_check, 0); /* it may relay a client it cannot name */
 }
 END_TEST
 
@@ -191,6 +192,22 @@ START_TEST(test_v2_local_and_unspec_are_local)
 }
 END_TEST
 
+/* Only LOCAL says the proxy made the connection itself: a PROXY command of
+ * an unspecified family relays a client it cannot name. */
+START_TEST(test_v2_local_alone_is_a_health_check)
+{
+    unsigned char h[64];
+    ck_assert_int_eq(parse(h, v2(h, 0, 0x00, "", 0)), 16);
+    ck_assert_int_eq(pa.health_check, 1);
+    ck_assert_int_eq(parse(h, v2(h, 0, 0x11, "123456789012", 12)), 28);
+    ck_assert_int_eq(pa.health_check, 1);
+    ck_assert_int_eq(parse(h, v2(h, 1, 0x00, "", 0)), 16);
+    ck_assert_int_eq(pa.health_check, 0);
+    ck_assert_int_eq(parse(h, v2(h, 1, 0x11, "123456789012", 12)), 28);
+    ck_assert_int_eq(pa.health_check, 0);
+}
+END_TEST
+
 START_TEST(test_v2_malformed_is_error)
 {
     unsigned char h[64];
@@ -220,6 +237,7 @@ static Suite *proxyproto_suite(void)
     tcase_add_test(tc, test_v2_proxy_tcp4);
     tcase_add_test(tc, test_v2_proxy_tcp6_with_tlvs);
     tcase_add_test(tc, test_v2_local_and_unspec_are_local);
+    tcase_add_test(tc, test_v2_local_alone_is_a_health_check);
     tcase_add_test(tc, test_v2_malformed_is_error);
     suite_add_tcase(s, tc);
     return s;

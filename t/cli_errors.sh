@@ -2,7 +2,7 @@
 # Command-line errors and their exit codes (a bad --max-conns or
 # --memory-limit value, an unknown --user included), and --check.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 48
+plan 56
 
 # run EXPECTED_STATUS ARGS...: runs moonwire, output to $TMP/out and $TMP/err;
 # one that serves instead of exiting is stopped after 20 s (status 124).
@@ -35,7 +35,28 @@ start_server holder -l 127.0.0.1:0 "$EXAMPLES/echo.lua"
 check "address in use exits 1" run 1 -l "127.0.0.1:$PORT" "$EXAMPLES/echo.lua"
 check "address in use names the address and the reason" \
     contains "$TMP/err" "bind 127.0.0.1:$PORT: Address already in use"
+check "... with no word of privileges" bash -c "! grep -q 'privileges' '$TMP/err'"
 stop_server
+
+# A port below 1024 (net.ipv4.ip_unprivileged_port_start) as a user who may
+# not bind it: the reason, and how to get the right. Needs root (to become
+# nobody): CI has it, so without it the checks fail and say why.
+start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+low=$((start > 80 ? 80 : start - 1))
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 || [ "$low" -lt 1 ]; then
+    ok 1 "a privileged port as nobody exits 1 (cannot: not root, no user nobody, or none is)"
+    ok 1 "... saying why, and what to do (cannot: not root, no user nobody, or none is)"
+else
+    mkdir "$TMP/public" && cp "$EXAMPLES/echo.lua" "$TMP/public/" && chmod 711 "$TMP"
+    chmod 755 "$TMP/public" && chmod 644 "$TMP/public/echo.lua"
+    timeout 20 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+        "$MOONWIRE" -l "127.0.0.1:$low" "$TMP/public/echo.lua" >"$TMP/out" 2>"$TMP/err"
+    check "a privileged port ($low) as nobody exits 1" [ $? -eq 1 ]
+    check "... saying why, and what to do" contains "$TMP/err" \
+        "bind 127.0.0.1:$low: Permission denied (ports below $start need privileges: run as root \
+with --user to serve as another user, or grant CAP_NET_BIND_SERVICE)"
+    chmod 700 "$TMP"
+fi
 
 check "missing script exits 1" run 1 -l 127.0.0.1:0 "$TMP/no-such-script.lua"
 check "missing script is named with the reason" contains "$TMP/err" "no-such-script.lua: No such file"
@@ -74,5 +95,15 @@ check "an unknown --user exits 1" run 1 -l 127.0.0.1:0 --user no_such_user_mw "$
 check "... saying so" contains "$TMP/err" "--user no_such_user_mw: no such user"
 check "... before binding anything" bash -c "! grep -q 'listening on' '$TMP/err'"
 check "--check of a good script exits 0" run 0 --check "$EXAMPLES/echo.lua"
+check "... printing its path and ': ok' on stdout, nothing on stderr" \
+    bash -c "[ \"\$(cat '$TMP/out')\" = '$EXAMPLES/echo.lua: ok' ] && [ ! -s '$TMP/err' ]"
+shown=$(sed -n '/^\$ moonwire --check examples\/echo\.lua$/{n;p;q}' "$MW_SRCDIR/man/moonwire.1")
+(cd "$MW_SRCDIR" && "$MOONWIRE" --check examples/echo.lua >"$TMP/out" 2>&1)
+check "moonwire(1) shows what --check prints ('${shown:-nothing}')" \
+    bash -c "[ -n '$shown' ] && [ \"\$(cat '$TMP/out')\" = '$shown' ]"
 check "--check of a broken script exits 1" run 1 --check "$SCRIPTS/syntax_error.lua"
+check "... naming the file and line, at level error" \
+    contains "$TMP/err" "[error] $SCRIPTS/syntax_error.lua:5:"
+check "... and no worker: there is none" bash -c "! grep -q 'worker' '$TMP/err'"
+check "... printing nothing on stdout" [ ! -s "$TMP/out" ]
 finish

@@ -5,7 +5,7 @@
 # started again it serves again.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 11
+plan 12
 
 # free_port: a port nobody listens on now (the kernel's pick, released).
 free_port() {
@@ -30,7 +30,8 @@ LUA
 
 # instance N PORT: starts moonwire instance N; its PID in PID_N.
 instance() {
-    MW_NAME="mw$1" start_server "mw$1-$RANDOM" -l "127.0.0.1:$2,proxy" "$TMP/named.lua" || return 1
+    MW_NAME="mw$1" start_server "mw$1-$RANDOM" --log-level debug -l "127.0.0.1:$2,proxy" \
+        "$TMP/named.lua" || return 1
     eval "PID_$1=$PID LOG$1=$LOG"
 }
 
@@ -74,9 +75,15 @@ started=1
 for _ in 1 2 3; do start_haproxy && { started=0; break; }; done
 ok $started "HAProxy listens in front of both instances (port $FRONT)"
 server_pids="$server_pids $HAPROXY"
-# checked: a health check (a PROXY v2 LOCAL header, 16 bytes) came to each.
-checked() { grep -q 'bytes_in=16 ' "$LOG1" && grep -q 'bytes_in=16 ' "$LOG2"; }
+# checked: a health check (a PROXY v2 LOCAL header, 16 bytes) came to each;
+# its access line is at debug level.
+checked() {
+    grep -q '\[debug\] worker 0: access: .* bytes_in=16 ' "$LOG1" &&
+        grep -q '\[debug\] worker 0: access: .* bytes_in=16 ' "$LOG2"
+}
 check "HAProxy's health checks reach both instances" wait_for checked
+check "... and are not logged as access lines at info level" \
+    bash -c "! grep -q '\[info\] worker 0: access: .* bytes_in=16 ' '$LOG1' '$LOG2'"
 
 : >"$TMP/replies"
 for i in $(seq 10); do request "warmup $i"; done

@@ -3,7 +3,7 @@
 # input before the handler sees a byte; conn:peer() names the client it
 # carried; a missing or malformed header closes with a logged reason.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 19
+plan 24
 
 cat >"$TMP/peer.lua" <<'LUA'
 local mw = require "moonwire"
@@ -70,6 +70,29 @@ check "the handler never saw the rejected connections" [ "$before" -eq "$after" 
 PORT=$PLAIN exchange 'plain\n'
 check "a listener without ,proxy on the same server needs no header" \
     grep -qx 'data plain' "$TMP/reply"
+
+# A load balancer's health check: a v2 LOCAL header, and the checker goes.
+# Its access line, twice a second per balancer, is not at info level.
+exchange "$SIG"'\040\000\000\000'
+probe=$(sed -n 's/.*handler saw connection \([0-9]*\)$/\1/p' "$LOG" | tail -n 1)
+check "a v2 LOCAL health check reaches the handler" grep -qE '^peer 127\.0\.0\.1:[0-9]+$' "$TMP/reply"
+check "... and, closed, leaves no access line at info level (conn $probe)" \
+    bash -c "is_number() { case \$1 in '' | *[!0-9]*) return 1 ;; esac; }; is_number '$probe' &&
+        ! grep -q 'access: conn=$probe ' '$LOG'"
+check "a client's connection still has its access line at info level" \
+    grep -qE '\[info\] worker 0: access: conn=[0-9]+ peer=192\.0\.2\.1:4242 ' "$LOG"
+stop_server
+
+# As HAProxy's check does it: the header, then a reset (SO_LINGER 0).
+start_server probed --log-level debug -l 127.0.0.1:0,proxy "$EXAMPLES/echo.lua"
+perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+    connect($s, pack_sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
+    syswrite($s, "\r\n\r\n\0\r\nQUIT\n\x20\0\0\0");
+    setsockopt($s, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0)) or die "linger: $!";
+    close($s)' "$PORT"
+check "a health check reset after its LOCAL header: its access line is at debug level" \
+    matches_come_to "$LOG" 1 '\[debug\] worker 0: access: conn=[0-9]+ peer=[^ ]+ duration_ms=[0-9]+ bytes_in=16 bytes_out=[0-9]+ reason="reset"$'
+check "... and none at info" bash -c "! grep -q '\[info\] worker 0: access:' '$LOG'"
 stop_server
 
 start_server serve -l 127.0.0.1:0,proxy "$SCRIPTS/serve_echo.lua"

@@ -13,8 +13,8 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static enum log_level current_level = LOG_INFO;
-static int current_worker = 0;
-static const char *log_path; /* --log-file, reopened on request */
+static int current_worker = -1; /* until a worker says which it is */
+static const char *log_path;    /* --log-file, reopened on request */
 static enum log_format current_format = LOG_TEXT;
 static const char *const format_names[] = {"text", "json"};
 
@@ -164,10 +164,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
     emit(line, sizeof line, n);
 }
 
-static void json_access(const struct log_access *a)
+static void json_access(enum log_level level, const struct log_access *a)
 {
     char line[1024];
-    size_t n = line_prefix(line, sizeof line, LOG_INFO);
+    size_t n = line_prefix(line, sizeof line, level);
     n += (size_t)snprintf(line + n, sizeof line - n, "\"msg\":\"access\",\"conn\":%llu,\"peer\":\"",
                           (unsigned long long)a->conn);
     json_escape(line, sizeof line - 200, &n, a->peer);
@@ -181,13 +181,13 @@ static void json_access(const struct log_access *a)
     emit(line, sizeof line, n);
 }
 
-void log_access(const struct log_access *a)
+void log_access(enum log_level level, const struct log_access *a)
 {
-    if (!log_enabled(LOG_INFO))
+    if (!log_enabled(level))
         return;
     if (current_format == LOG_JSON)
-        return json_access(a);
-    log_msg(LOG_INFO,
+        return json_access(level, a);
+    log_msg(level,
             "access: conn=%llu peer=%s duration_ms=%llu bytes_in=%llu bytes_out=%llu "
             "reason=\"%s\"",
             (unsigned long long)a->conn, a->peer, (unsigned long long)a->duration_ms,

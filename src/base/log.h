@@ -23,9 +23,10 @@ int log_level_parse(const char *name); /* level, or -1 when unknown */
 void log_set_level(enum log_level level);
 int log_format_parse(const char *name); /* format, or -1 when unknown */
 void log_set_format(enum log_format format);
-/* The access line of a closed connection, at info level: logfmt fields in
- * text ("access: conn=7 peer=... reason=\"eof\""), their own keys in json. */
-void log_access(const struct log_access *a);
+/* The access line of a closed connection (at info level, but for a load
+ * balancer's health checks): logfmt fields in text ("access: conn=7 peer=...
+ * reason=\"eof\""), their own keys in json. */
+void log_access(enum log_level level, const struct log_access *a);
 void log_set_worker(int worker_id); /* -1: the master / single process */
 /* Appends to path from now on, as standard error; -1 with err set on failure. */
 int log_open_file(const char *path, char *err, size_t errlen);

@@ -186,7 +186,7 @@ static long parse_v2(const unsigned char *buf, size_t len, struct proxyproto_add
         return 0;
     out->version = 2;
     if ((buf[12] & 0x0F) == 0)
-        out->local = 1; /* LOCAL: a health check from the proxy itself */
+        out->local = out->health_check = 1; /* LOCAL: from the proxy itself */
     else if (v2_addresses(buf[13], buf + V2_HEADER, alen, out, why) < 0)
         return -1;
     return (long)(V2_HEADER + alen);

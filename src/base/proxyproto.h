@@ -11,9 +11,11 @@
 #define PROXYPROTO_MAX (16 + 65535) /* the longest v2 header */
 
 struct proxyproto_addr {
-    int version; /* 1 or 2 */
-    int local;   /* LOCAL or UNKNOWN: no client named; the connection speaks for
-                    itself */
+    int version;      /* 1 or 2 */
+    int local;        /* LOCAL or UNKNOWN: no client named; the connection speaks for
+                         itself */
+    int health_check; /* v2 LOCAL: the proxy's own connection, made to check on
+                         the server, not a client's */
     struct sockaddr_storage src, dst;
     socklen_t srclen, dstlen;
 };

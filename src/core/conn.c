@@ -102,11 +102,14 @@ struct conn *conn_new(struct conn_group *g, int fd, void *ud)
 /* ---- closed, failed, destroyed ---- */
 
 /* The access line: who, how long, how much, why it ended. Before the
- * descriptor is closed, which takes the peer's address with it. */
+ * descriptor is closed, which takes the peer's address with it. A load
+ * balancer's health checks (a PROXY v2 LOCAL header), each second or so and
+ * ended by a reset, are at debug level: they would drown the clients' lines. */
 static void log_closed(struct conn *conn)
 {
     char peer[ADDR_TEXT_MAX] = "-";
-    if (!log_enabled(LOG_INFO))
+    enum log_level level = conn->flags & CONN_HEALTH_CHECK ? LOG_DEBUG : LOG_INFO;
+    if (!log_enabled(level))
         return;
     if (conn->fd >= 0 && conn_peer(conn, peer, sizeof peer) < 0)
         snprintf(peer, sizeof peer, "-");
@@ -116,7 +119,7 @@ static void log_closed(struct conn *conn)
                            .duration_ms = loop_ms(event_get_base(&conn->ev)) - conn->opened_ms,
                            .bytes_in = conn->bytes_in,
                            .bytes_out = conn->bytes_out};
-    log_access(&a);
+    log_access(level, &a);
 }
 
 void conn_destroy(struct conn *conn)

@@ -15,18 +15,19 @@
 #include <sys/types.h>
 
 /* conn->flags; unsigned, so that clearing one (flags &= ~CONN_X) converts nothing. */
-#define CONN_PAUSED 0x001u     /* the handler asked not to read */
-#define CONN_CLOSING 0x002u    /* close once output is flushed */
-#define CONN_DISPATCH 0x004u   /* inside a callback: destroy later, not now */
-#define CONN_DEAD 0x008u       /* failed or aborted; destroyed from its own event */
-#define CONN_READ_EOF 0x010u   /* the peer shut its side */
-#define CONN_THROTTLED 0x020u  /* output passed the high-water mark */
-#define CONN_CONNECTING 0x040u /* outbound, not yet established */
-#define CONN_DELIVERING 0x080u /* a buffered frame is with the handler */
-#define CONN_PROXY 0x100u      /* a PROXY protocol header must come first */
-#define CONN_SHUTDOWN 0x200u   /* no more output: our FIN follows what is queued */
-#define CONN_FIN_SENT 0x400u   /* and it has gone */
-#define CONN_ABOVE_HIGH 0x800u /* output passed the high-water mark: on_drain is due */
+#define CONN_PAUSED 0x001u        /* the handler asked not to read */
+#define CONN_CLOSING 0x002u       /* close once output is flushed */
+#define CONN_DISPATCH 0x004u      /* inside a callback: destroy later, not now */
+#define CONN_DEAD 0x008u          /* failed or aborted; destroyed from its own event */
+#define CONN_READ_EOF 0x010u      /* the peer shut its side */
+#define CONN_THROTTLED 0x020u     /* output passed the high-water mark */
+#define CONN_CONNECTING 0x040u    /* outbound, not yet established */
+#define CONN_DELIVERING 0x080u    /* a buffered frame is with the handler */
+#define CONN_PROXY 0x100u         /* a PROXY protocol header must come first */
+#define CONN_SHUTDOWN 0x200u      /* no more output: our FIN follows what is queued */
+#define CONN_FIN_SENT 0x400u      /* and it has gone */
+#define CONN_ABOVE_HIGH 0x800u    /* output passed the high-water mark: on_drain is due */
+#define CONN_HEALTH_CHECK 0x1000u /* a PROXY v2 LOCAL header: the balancer's own */
 
 struct conn_list {
     struct conn *head, *tail;

@@ -54,6 +54,8 @@ static void take_proxy_header(struct conn *conn)
         return conn_fail(conn, "out of memory");
     evbuffer_drain(conn->in, (size_t)n);
     conn->flags &= ~CONN_PROXY;
+    if (pa.health_check)
+        conn->flags |= CONN_HEALTH_CHECK;
     event_del(&conn->ev); /* drops the header's timeout */
     conn_update_interest(conn);
     conn->group->cb->on_open(conn, conn->ud);

@@ -92,8 +92,10 @@ static int open_socket(const struct addr *addr, int reuseport, char *err, size_t
         return -1;
     }
     if (bind_socket(fd, addr) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        int reason = errno; /* the caller's to look at, past the close */
         sys_fail(err, errlen, "bind", addr);
         close(fd);
+        errno = reason;
         return -1;
     }
     return fd;

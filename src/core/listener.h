@@ -19,7 +19,8 @@ typedef void (*listener_accept_fn)(int fd, void *arg);
  * 0, or -1 with err set. */
 int listener_parse(const char *spec, struct addr *addr, unsigned *flags, char *err, size_t errlen);
 
-/* Binds and listens: the descriptor, or -1 with err set. bound (if not NULL)
+/* Binds and listens: the descriptor, or -1 with err set (and errno, when it
+ * was bind or listen that failed, the system's reason). bound (if not NULL)
  * gets the address bound, port 0 resolved. With reuseport the socket joins
  * the address's SO_REUSEPORT group, over which the kernel spreads connections. */
 int listener_bind(const struct addr *addr, int reuseport, struct addr *bound, char *err,

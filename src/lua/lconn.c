@@ -10,6 +10,7 @@
 #include "lbox.h"
 #include "lcall.h"
 #include "lhandler.h"
+#include "log.h"
 #include "ltask.h"
 #include "resolve.h"
 
@@ -340,6 +341,49 @@ static int make_box(lua_State *L, void *ud)
     return 1;
 }
 
+static int field_warnings = 1;
+static char warned_key; /* its address keys the registry's set of warnings given */
+
+void lconn_set_field_warnings(int on)
+{
+    field_warnings = on;
+}
+
+/* Logs "FILE:LINE: mw.connect: WARNING" once per process: a connect made for
+ * each client would say it for each. arg: the place of the call. */
+static void warn_connect_field(lua_State *L, const char *warning, void *arg)
+{
+    lua_pushlightuserdata(L, &warned_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushlightuserdata(L, &warned_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushfstring(L, "%smw.connect: %s", (const char *)arg, warning);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
+    if (lua_isnil(L, -1)) {
+        log_warn("%s", lua_tostring(L, -2));
+        lua_pushvalue(L, -2);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -5);
+    }
+    lua_pop(L, 3);
+}
+
+/* The unknown fields of the handler at idx, where mw.connect was called. */
+static void warn_connect_fields(lua_State *L, int idx)
+{
+    if (!field_warnings)
+        return;
+    luaL_where(L, 1); /* "FILE:LINE: ", or nothing from a C function */
+    lhandler_unknown_fields(L, idx, warn_connect_field, (void *)lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
 /* mw.connect(host, port, handler): the connection object at once; on_connect
  * when it is established, or on_close(conn, reason) when it cannot be. The
  * object is made under protection: on a full heap the connection, which
@@ -351,6 +395,7 @@ static int mw_connect(lua_State *L)
     char err[256] = "";
     luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port must be from 0 to 65535");
     luaL_checktype(L, 3, LUA_TTABLE);
+    warn_connect_fields(L, 3);
     struct lconn_handler *handler = lconn_handler_new(L, 3, 1, err, sizeof err);
     if (!handler)
         return luaL_argerror(L, 3, err);

@@ -10,6 +10,7 @@
 #include "lcall.h"
 #include "lhandler.h"
 #include "ltask.h"
+#include "ltimer.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -370,4 +371,39 @@ int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
         lua_pop(L, 1);
     }
     return listen_handler ? 0 : -1;
+}
+
+/* An unknown field is reported where its value, a function, was defined,
+ * else against the script. */
+static void warn_listener_field(lua_State *L, const char *warning, void *arg)
+{
+    lua_Debug ar;
+    if (lua_isfunction(L, -1)) {
+        lua_pushvalue(L, -1);
+        if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0) {
+            log_warn("%s:%d: %s", ar.short_src, ar.linedefined, warning);
+            return;
+        }
+    }
+    log_warn("%s: %s", (const char *)arg, warning);
+}
+
+static int warn_handler(lua_State *L, void *ud)
+{
+    lhandler_unknown_fields(L, 1, warn_listener_field, ud);
+    if (listen_handler && !lhandler_serves(&listen_handler->h) &&
+        ltask_count() + ltimer_count() + conn_count() == 0)
+        log_warn("%s: handler has none of on_data, serve, on_connect: its listeners would drop "
+                 "every byte",
+                 (const char *)ud);
+    return 0;
+}
+
+void lconn_warn_handler(lua_State *L, int idx, const char *script)
+{
+    lua_pushvalue(L, idx);
+    if (lcall_protect(L, 1, warn_handler, (void *)script) < 0) {
+        log_error("%s: cannot check the handler's fields: %s", script, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
 }

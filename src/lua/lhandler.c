@@ -2,11 +2,20 @@
 
 #include "lhandler.h"
 
+#include "suggest.h"
+
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_LIMIT 0x7fffffff
+
+/* Every field lhandler_read reads: any other is a mistake, often a misspelling. */
+static const char *const known_fields[] = {
+    "on_connect",          "on_data",    "on_close",  "on_drain",  "on_eof",
+    "on_shutdown",         "serve",      "framing",   "max_frame", "idle_timeout",
+    "connect_timeout",     "high_water", "low_water", "timeout",   "keepalive",
+    "pause_on_high_water", NULL};
 
 static const char *framing_by_name(const char *name, struct framing *out)
 {
@@ -229,4 +238,44 @@ void lhandler_unref(lua_State *L, struct lhandler *h)
         luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
         *refs[i] = LUA_NOREF;
     }
+}
+
+static int known_field(const char *name)
+{
+    for (const char *const *f = known_fields; *f; f++)
+        if (strcmp(name, *f) == 0)
+            return 1;
+    return 0;
+}
+
+/* The warning for the unknown field name. */
+static void unknown_field(char *buf, size_t len, const char *name)
+{
+    const char *closest = suggest_closest(name, known_fields);
+    if (closest)
+        snprintf(buf, len, "handler field '%s' is not known (did you mean '%s'?)", name, closest);
+    else
+        snprintf(buf, len, "handler field '%s' is not known", name);
+}
+
+int lhandler_unknown_fields(lua_State *L, int idx, lhandler_warn_fn warn, void *arg)
+{
+    char warning[256];
+    int n = 0;
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    if (!lua_istable(L, idx))
+        return 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || known_field(lua_tostring(L, -2)))
+            continue;
+        unknown_field(warning, sizeof warning, lua_tostring(L, -2));
+        warn(L, warning, arg);
+        n++;
+    }
+    return n;
+}
+
+int lhandler_serves(const struct lhandler *h)
+{
+    return h->on_data != LUA_NOREF || h->serve != LUA_NOREF || h->on_connect != LUA_NOREF;
 }

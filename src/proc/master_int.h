@@ -70,6 +70,10 @@ struct master {
 /* Binds every --listen address, or adopts the sockets systemd passed;
  * 0, or -1 with the reason logged. */
 int master_bind_all(struct master *m);
+/* After a bind of addr failed with errnum: a port that needs privileges
+ * (EACCES, below net.ipv4.ip_unprivileged_port_start) adds to err how to get
+ * them (root with --user, or CAP_NET_BIND_SERVICE). */
+void master_bind_hint(const struct addr *addr, int errnum, char *err, size_t errlen);
 /* Closes the master's copies of the listening sockets (and unlinks the
  * UNIX ones it bound). */
 void master_close_sockets(struct master *m);

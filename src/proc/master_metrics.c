@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <string.h>
@@ -49,8 +50,12 @@ int master_metrics_bind(struct master *m)
     if (!m->opts->metrics)
         return 0;
     if (addr_parse(m->opts->metrics, &addr, err, sizeof err) < 0 ||
-        metrics_init(4 * m->nworkers + 4, err, sizeof err) < 0 ||
-        (m->metrics_fd = listener_bind(&addr, 0, &bound, err, sizeof err)) < 0) {
+        metrics_init(4 * m->nworkers + 4, err, sizeof err) < 0) {
+        log_error("--metrics: %s", err);
+        return -1;
+    }
+    if ((m->metrics_fd = listener_bind(&addr, 0, &bound, err, sizeof err)) < 0) {
+        master_bind_hint(&addr, errno, err, sizeof err);
         log_error("--metrics: %s", err);
         return -1;
     }

@@ -11,10 +11,50 @@
 #include "sdlisten.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* The lowest port an unprivileged process may bind: 1024, unless the
+ * kernel was told otherwise. */
+static long unprivileged_port_start(void)
+{
+    long start = 1024;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &start) != 1)
+            start = 1024;
+        fclose(f);
+    }
+    return start;
+}
+
+static unsigned tcp_port(const struct addr *addr)
+{
+    if (addr->sa.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&addr->sa)->sin_port);
+    if (addr->sa.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&addr->sa)->sin6_port);
+    return 0;
+}
+
+void master_bind_hint(const struct addr *addr, int errnum, char *err, size_t errlen)
+{
+    unsigned port = tcp_port(addr);
+    if (errnum != EACCES || port == 0)
+        return;
+    long start = unprivileged_port_start();
+    size_t n = strlen(err);
+    if ((long)port >= start || n >= errlen)
+        return;
+    snprintf(err + n, errlen - n,
+             " (ports below %ld need privileges: run as root with --user to serve as another "
+             "user, or grant CAP_NET_BIND_SERVICE)",
+             start);
+}
 
 /* TCP: a plain bind first, which fails if anyone (another moonwire with
  * SO_REUSEPORT included) holds the address, and resolves port 0. One worker
@@ -23,8 +63,10 @@
 static int bind_tcp(struct master *m, int i, const struct addr *addr, char *err, size_t errlen)
 {
     int fd = listener_bind(addr, 0, &m->bound[i], err, errlen);
-    if (fd < 0)
+    if (fd < 0) {
+        master_bind_hint(addr, errno, err, errlen);
         return -1;
+    }
     if (m->nworkers == 1) {
         m->slots[0].socks[i].fd = fd;
         return 0;

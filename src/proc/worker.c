@@ -43,12 +43,15 @@ struct worker {
 };
 
 /* Loads the script, its top level under --timeout and --grace, and takes
- * its handler; logs why when it cannot. */
-static lua_State *load_handler(const struct options *opts)
+ * its handler; logs why when it cannot. The check warns of what in the
+ * script looks wrong; a worker, loading what passed it, does not repeat it. */
+static lua_State *load_handler(const struct options *opts, int checking)
 {
     char err[ERR_MAX];
     const char *script = opts->script;
+    lconn_set_field_warnings(checking);
     lua_State *L = luahost_open(script, opts->timeout_ms, opts->grace_ms, err, sizeof err);
+    lconn_set_field_warnings(1);
     if (!L) {
         log_error("%s", err);
         return NULL;
@@ -58,6 +61,8 @@ static lua_State *load_handler(const struct options *opts)
         luahost_close(L);
         return NULL;
     }
+    if (checking)
+        lconn_warn_handler(L, -1, script);
     lua_pop(L, 1);
     return L;
 }
@@ -76,7 +81,7 @@ int worker_check_script(const struct options *opts)
         return -1;
     }
     luaheap_set_limit(opts->memory_limit);
-    lua_State *L = load_handler(opts);
+    lua_State *L = load_handler(opts, 1);
     if (L) {
         /* Connections the script opened as it loaded end here, as at a stop. */
         conn_abort_all("shutdown");
@@ -352,7 +357,7 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
         goto done;
     luaheap_set_limit(opts->memory_limit);
     conn_set_close_observer(gate_accepting, &w);
-    w.L = load_handler(opts);
+    w.L = load_handler(opts, 0);
     if (!w.L || adopt_listeners(&w, socks, nsocks) < 0 || watch_signals(&w) < 0 ||
         start_metrics(&w) < 0 || start_heap_decay(&w) < 0)
         goto done;
