@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "bibop.h"
+#include "listener.h"
 #include "log.h"
 #include "luaheap.h"
 
@@ -18,9 +19,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct conn_stats conn_totals;
+/* The figures by listener, for metrics: [0] for connections no listener
+ * accepted (outbound), then one per listener name in the order first seen.
+ * More listeners than fit (options allow 16) count under the last. */
+#define CONN_TALLIES 33
+static struct tally {
+    char listener[ADDR_TEXT_MAX];
+    struct conn_stats stats;
+} tallies[CONN_TALLIES];
+static int ntallies = 1;
 static size_t open_count;
-static uint64_t accepted_total;
+static uint64_t last_id;
 static void (*close_observer)(void *);
 static void *close_observer_arg;
 
@@ -59,6 +68,20 @@ void conn_update_interest(struct conn *conn)
 
 /* ---- made ---- */
 
+/* The figures a new connection counts in: those of the listener accepting it. */
+static struct conn_stats *tally_of(const char *listener)
+{
+    if (!listener)
+        return &tallies[0].stats;
+    for (int i = 1; i < ntallies; i++)
+        if (strcmp(tallies[i].listener, listener) == 0)
+            return &tallies[i].stats;
+    if (ntallies == CONN_TALLIES)
+        return &tallies[CONN_TALLIES - 1].stats;
+    snprintf(tallies[ntallies].listener, sizeof tallies[ntallies].listener, "%s", listener);
+    return &tallies[ntallies++].stats;
+}
+
 /* Put in its group's idle order before its interest is set: a connection
  * whose event cannot be added fails at once, which takes it out of the order. */
 struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned flags)
@@ -72,7 +95,10 @@ struct conn *conn_alloc(struct conn_group *g, int fd, void *ud, unsigned flags)
     conn->ud = ud;
     conn->flags = flags;
     conn->framing = g->config.framing;
-    conn->id = ++accepted_total;
+    conn->id = ++last_id;
+    conn->tally = tally_of(flags & CONN_CONNECTING ? NULL : listener_accepting());
+    conn->tally->open++;
+    conn->tally->accepted += !(flags & CONN_CONNECTING);
     event_assign(&conn->ev, event_get_base(&g->idle_timer), fd, EV_PERSIST, conn_event, conn);
     conn->last_input_ms = conn->opened_ms = loop_ms(event_get_base(&conn->ev));
     list_append(&g->live, conn);
@@ -136,6 +162,7 @@ void conn_destroy(struct conn *conn)
     if (conn->out)
         evbuffer_free(conn->out);
     free(conn->origin);
+    conn->tally->open--;
     bibop_box_free(conn);
     open_count--;
     if (--g->count == 0 && g->released)
@@ -273,14 +300,24 @@ size_t conn_count(void)
     return open_count;
 }
 
-uint64_t conn_accepted_total(void)
-{
-    return accepted_total;
-}
-
 void conn_get_stats(struct conn_stats *out)
 {
-    *out = conn_totals;
+    *out = (struct conn_stats){0};
+    for (int i = 0; i < ntallies; i++) {
+        out->open += tallies[i].stats.open;
+        out->accepted += tallies[i].stats.accepted;
+        out->bytes_in += tallies[i].stats.bytes_in;
+        out->bytes_out += tallies[i].stats.bytes_out;
+        out->frames += tallies[i].stats.frames;
+    }
+}
+
+void conn_each_listener_stats(void (*fn)(const char *listener, const struct conn_stats *s,
+                                         void *arg),
+                              void *arg)
+{
+    for (int i = 0; i < ntallies; i++)
+        fn(i ? tallies[i].listener : NULL, &tallies[i].stats, arg);
 }
 
 void conn_set_close_observer(void (*fn)(void *), void *arg)

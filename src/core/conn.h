@@ -112,13 +112,19 @@ void conn_abort_all(const char *reason);
  * memory is short. */
 int conn_each_open(void (*fn)(struct conn *conn, void *ud, void *arg), void *arg);
 size_t conn_count(void);
-uint64_t conn_accepted_total(void);
-/* Totals of this process since it started: bytes read and written, frames
- * handed to handlers. */
+/* Figures of connections since the process started: open now, accepted,
+ * bytes read and written, frames handed to handlers. */
 struct conn_stats {
-    uint64_t bytes_in, bytes_out, frames;
+    uint64_t open, accepted, bytes_in, bytes_out, frames;
 };
+/* The totals of this process, over every connection. */
 void conn_get_stats(struct conn_stats *out);
+/* Calls fn with the figures of the connections of each listener that has
+ * accepted one (listener: its name, as listener_accepting gave it), and of
+ * those no listener accepted (outbound: listener NULL). */
+void conn_each_listener_stats(void (*fn)(const char *listener, const struct conn_stats *s,
+                                         void *arg),
+                              void *arg);
 /* Called after a connection is gone, e.g. to resume accepting. */
 void conn_set_close_observer(void (*fn)(void *), void *arg);
 

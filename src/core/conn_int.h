@@ -62,14 +62,12 @@ struct conn {
     const char *reason;         /* why it failed, once CONN_DEAD */
     struct conn_origin *origin; /* the client a PROXY header named, or the peer kept at our FIN */
     uint64_t opened_ms, bytes_in, bytes_out; /* for the access line */
+    struct conn_stats *tally;                /* of its listener, or of outbound ones */
     size_t scanned;                          /* of in, by a delimiter search that found nothing */
     struct framing framing;
     int fd;
     unsigned flags;
 };
-
-/* Totals of this process, for metrics (conn.c). */
-extern struct conn_stats conn_totals;
 
 /* ---- conn.c: life and death ---- */
 
@@ -174,13 +172,13 @@ static inline void conn_touch(struct conn *conn)
 static inline void count_in(struct conn *conn, size_t n)
 {
     conn->bytes_in += n;
-    conn_totals.bytes_in += n;
+    conn->tally->bytes_in += n;
 }
 
 static inline void count_out(struct conn *conn, size_t n)
 {
     conn->bytes_out += n;
-    conn_totals.bytes_out += n;
+    conn->tally->bytes_out += n;
 }
 
 static inline int conn_wants_frames(const struct conn *conn)

@@ -14,7 +14,7 @@
 
 static void conn_deliver(struct conn *conn, const char *data, size_t len)
 {
-    conn_totals.frames++;
+    conn->tally->frames++;
     conn->group->cb->on_data(conn, data, len, conn->ud);
 }
 

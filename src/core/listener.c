@@ -33,6 +33,8 @@ struct listener {
     char name[ADDR_TEXT_MAX];
 };
 
+static const struct listener *accepting; /* whose on_accept runs */
+
 static int sys_fail(char *err, size_t errlen, const char *what, const struct addr *addr)
 {
     snprintf(err, errlen, "%s %s: %s", what, addr->text, strerror(errno));
@@ -110,7 +112,9 @@ static void accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sock
         l->starved = 0;
         log_info("accept on %s: accepting again", l->name);
     }
+    accepting = l;
     l->on_accept(fd, l->arg);
+    accepting = NULL;
 }
 
 static int out_of_descriptors(int err)
@@ -244,6 +248,11 @@ void listener_resume(struct listener *l)
 const char *listener_name(const struct listener *l)
 {
     return l->name;
+}
+
+const char *listener_accepting(void)
+{
+    return accepting ? accepting->name : NULL;
 }
 
 void listener_close(struct listener *l)

@@ -37,6 +37,9 @@ void listener_pause(struct listener *l);
 void listener_resume(struct listener *l);
 /* The address actually bound ("127.0.0.1:39211" after asking for port 0). */
 const char *listener_name(const struct listener *l);
+/* While a listener's on_accept runs: its name; else NULL. A connection made
+ * then is that listener's (conn counts its figures by listener). */
+const char *listener_accepting(void);
 void listener_close(struct listener *l);
 
 #endif

@@ -6,6 +6,7 @@
 #include "deadline.h"
 #include "lcall.h"
 #include "lconn.h"
+#include "lmetrics.h"
 #include "ltask.h"
 #include "ltimer.h"
 #include "log.h"
@@ -88,12 +89,26 @@ static void set_number(lua_State *L, const char *name, double value)
     lua_setfield(L, -2, name);
 }
 
+/* The share of one listener's connections (of outbound ones: NULL). */
+static void listener_figures(const char *listener, const struct conn_stats *s, void *arg)
+{
+    struct metrics_figures *f = arg;
+    int row = listener ? metrics_listener_index(listener) : METRICS_OUTBOUND;
+    if (row < 0)
+        return;
+    f->by_listener[row][METRICS_FIG_connections] += s->open;
+    f->by_listener[row][METRICS_FIG_accepted] += s->accepted;
+    f->by_listener[row][METRICS_FIG_bytes_in] += s->bytes_in;
+    f->by_listener[row][METRICS_FIG_bytes_out] += s->bytes_out;
+    f->by_listener[row][METRICS_FIG_frames] += s->frames;
+}
+
 void lmoonwire_figures(struct metrics_figures *f)
 {
     struct conn_stats cs;
     conn_get_stats(&cs);
     *f = (struct metrics_figures){.connections = conn_count(),
-                                  .accepted = conn_accepted_total(),
+                                  .accepted = cs.accepted,
                                   .bytes_in = cs.bytes_in,
                                   .bytes_out = cs.bytes_out,
                                   .frames = cs.frames,
@@ -103,6 +118,7 @@ void lmoonwire_figures(struct metrics_figures *f)
                                   .heap_held = luaheap_held(),
                                   .tasks = ltask_count(),
                                   .timers = ltimer_count()};
+    conn_each_listener_stats(listener_figures, f);
 }
 
 /* mw.stats(): this worker's figures, the ones --metrics sums over workers. */
@@ -151,6 +167,7 @@ int luaopen_moonwire(lua_State *L)
     lconn_register(L);
     ltask_register(L);
     ltimer_register(L);
+    lmetrics_register(L);
     return 1;
 }
 

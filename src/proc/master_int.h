@@ -62,7 +62,8 @@ struct master {
     pid_t self;
     int metrics_fd; /* --metrics: the master's own HTTP listener */
     struct evhttp *metrics_http;
-    uint64_t restarts; /* workers replaced after dying */
+    const char *listener_names[OPTIONS_MAX_LISTEN]; /* bound[i].text, for metrics' labels */
+    uint64_t restarts;                              /* workers replaced after dying */
 };
 
 /* master_sockets.c */

@@ -15,6 +15,8 @@
 #include <event2/http.h>
 #include <string.h>
 
+_Static_assert(OPTIONS_MAX_LISTEN <= METRICS_MAX_LISTENERS, "metrics split by every listener");
+
 static int running_workers(const struct master *m)
 {
     int n = 0;
@@ -54,6 +56,9 @@ int master_metrics_bind(struct master *m)
         log_error("--metrics: %s", err);
         return -1;
     }
+    for (int i = 0; i < m->naddrs; i++)
+        m->listener_names[i] = m->bound[i].text;
+    metrics_set_listeners(m->listener_names, m->naddrs);
     if ((m->metrics_fd = listener_bind(&addr, 0, &bound, err, sizeof err)) < 0) {
         master_bind_hint(&addr, errno, err, sizeof err);
         log_error("--metrics: %s", err);
