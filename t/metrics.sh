@@ -1,9 +1,11 @@
 #!/bin/bash
 # --metrics ADDR: the master serves the workers' figures, summed, in the
-# Prometheus text format; they move as traffic is sent, counters survive a
-# worker's replacement, and mw.stats() gives one worker's share.
+# Prometheus text format (read by a strict parser, t/promcheck.py); they move
+# as traffic is sent, the per-connection ones by listener (and "outbound"),
+# counters survive a worker's replacement, and mw.stats() gives one worker's
+# share.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 15
+plan 19
 
 cat >"$TMP/counted.lua" <<'LUA'
 local mw = require "moonwire"
@@ -15,6 +17,13 @@ return {
       mw.deadline(50)
       local s
       for i = 1, math.huge do s = tostring(i) end -- a C call: the trace is left
+    end
+    local port = line:match("^dial (%d+)$")
+    if port then -- an outbound connection to the second listener, which echoes
+      local out = mw.connect("127.0.0.1", tonumber(port), {
+        framing = "line", on_data = function(c) c:close() end })
+      out:write("outbound hello\n")
+      return conn:write("dialled\n")
     end
     if line == "stats" then
       local s, keys = mw.stats(), {}
@@ -33,11 +42,21 @@ LUA
 MPORT=$(perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die;
     bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die;
     print((unpack_sockaddr_in(getsockname($s)))[0], "\n")')
-start_server metrics -w 2 --metrics "127.0.0.1:$MPORT" -l 127.0.0.1:0 "$TMP/counted.lua"
+start_server metrics -w 2 --metrics "127.0.0.1:$MPORT" -l 127.0.0.1:0 -l 127.0.0.1:0 \
+    "$TMP/counted.lua"
+PORT2=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$LOG" | sed -n 2p)
+A="127.0.0.1:$PORT" B="127.0.0.1:$PORT2"
 
+PROMCHECK="python3 $MW_SRCDIR/t/promcheck.py"
 scrape() { curl -s -f "http://127.0.0.1:$MPORT/metrics" >"$TMP/scrape"; }
-# metric NAME: its value in the last scrape.
-metric() { sed -n "s/^$1 \\([0-9]*\\)\$/\\1/p" "$TMP/scrape"; }
+# metric NAME: its value in the last scrape, summed over its samples (the
+# per-listener ones, whose sum is the total); SERIES (name{labels}): its value.
+metric() {
+    case $1 in
+    *"{"*) $PROMCHECK "$TMP/scrape" --value "$1" 2>/dev/null ;;
+    *) $PROMCHECK "$TMP/scrape" --sum "$1" 2>/dev/null ;;
+    esac
+}
 # await NAME MIN [MAX]: scrapes until NAME is at least MIN (and at most MAX)
 # for up to 5 s (workers publish every 100 ms).
 await() {
@@ -55,21 +74,29 @@ METRICS="moonwire_connections_open moonwire_connections_accepted_total moonwire_
     moonwire_deadline_hits_total moonwire_lua_heap_in_use_bytes moonwire_lua_heap_held_bytes
     moonwire_tasks_pending moonwire_timers_pending moonwire_worker_restarts_total moonwire_workers"
 
-# prometheus_text: the last scrape has the 13 documented metrics, each as
-# one HELP line, one TYPE line (counter or gauge) and one sample, and
-# nothing else.
+# prometheus_text: the last scrape is valid Prometheus text with the 13
+# documented families, in order, and nothing else (no script metrics).
 prometheus_text() {
     [ -s "$TMP/scrape" ] || { echo "# the scrape is empty"; return 1; }
-    bad=$(grep -cvE '^(# HELP moonwire_[a-z_]+ .+|# TYPE moonwire_[a-z_]+ (counter|gauge)|moonwire_[a-z_]+ [0-9]+)$' "$TMP/scrape")
-    [ "$bad" -eq 0 ] || { echo "# $bad line(s) are not HELP, TYPE or a sample"; return 1; }
-    for m in $METRICS; do
-        [ "$(grep -c "^# HELP $m " "$TMP/scrape")" -eq 1 ] &&
-            [ "$(grep -cE "^# TYPE $m (counter|gauge)\$" "$TMP/scrape")" -eq 1 ] &&
-            [ "$(grep -cE "^$m [0-9]+\$" "$TMP/scrape")" -eq 1 ] && continue
-        echo "# $m lacks its HELP, TYPE or sample"
+    $PROMCHECK "$TMP/scrape" --families >"$TMP/families" 2>&1 || { sed 's/^/# /' "$TMP/families"; return 1; }
+    [ "$(cut -d' ' -f1 "$TMP/families" | tr '\n' ' ')" = "$(echo $METRICS) " ] && return 0
+    echo "# the families are:" && sed 's/^/#   /' "$TMP/families"
+    return 1
+}
+
+# split_by_listener: each per-connection figure has a sample for each
+# listener and one for outbound connections (the accepted ones: none for
+# outbound), each other figure one sample without labels.
+split_by_listener() {
+    for m in moonwire_connections_open moonwire_bytes_in_total moonwire_bytes_out_total \
+        moonwire_frames_total moonwire_connections_accepted_total; do
+        labels="listener=\"$A\" listener=\"$B\""
+        [ "$m" = moonwire_connections_accepted_total ] || labels="$labels listener=\"outbound\""
+        [ "$(sed -n "s/^$m{\(.*\)} [0-9]*\$/\1/p" "$TMP/scrape" | tr '\n' ' ')" = "$labels " ] && continue
+        echo "# $m: $(grep "^$m" "$TMP/scrape" | tr '\n' ' ')"
         return 1
     done
-    [ "$(wc -l <"$TMP/scrape")" -eq 39 ] || { echo "# $(wc -l <"$TMP/scrape") lines, 39 expected"; return 1; }
+    [ "$(grep -c '^moonwire_[a-z_]* [0-9]*$' "$TMP/scrape")" -eq 8 ]
 }
 
 # heap_reported: the Lua heaps' bytes in use are above 0, the bytes held at least as many.
@@ -90,13 +117,22 @@ busiest_worker() {
 
 check "the log says where metrics are served" comes_to "$LOG" "metrics on http://127.0.0.1:$MPORT/metrics"
 check "both workers are counted" await moonwire_workers 2 2
-check "the scrape is Prometheus text: HELP, TYPE and one sample for each of the 13 metrics" prometheus_text
+check "the scrape is Prometheus text with the 13 families" prometheus_text
+check "the per-connection figures are split by listener, and outbound" split_by_listener
 check "the Lua heaps' bytes in use and held are reported" heap_reported
 
 for i in 1 2 3 4 5 6 7 8 9 10; do exchange "hello $i\\n"; done
 check "connections accepted move with traffic (10 sent)" await moonwire_connections_accepted_total 10
 check "bytes in and out move (8 bytes each way per connection, at least)" bytes_moved 80
 check "frames move" await moonwire_frames_total 10
+check "... all on the first listener" await "moonwire_connections_accepted_total{listener=\"$A\"}" 10
+exchange 'dial '"$PORT2"'\n'
+check "an outbound connection's bytes count as outbound (15 each way)" \
+    eval 'await "moonwire_bytes_out_total{listener=\"outbound\"}" 15 15 &&
+        await "moonwire_bytes_in_total{listener=\"outbound\"}" 15 15'
+check "... and the connection it made to the second listener there" \
+    eval 'await "moonwire_connections_accepted_total{listener=\"$B\"}" 1 1 &&
+        await "moonwire_frames_total{listener=\"$B\"}" 1 1'
 
 exec 5<>"/dev/tcp/127.0.0.1/$PORT" 6<>"/dev/tcp/127.0.0.1/$PORT" 7<>"/dev/tcp/127.0.0.1/$PORT"
 check "open connections are a gauge: 3 while 3 are held open" await moonwire_connections_open 3 3
