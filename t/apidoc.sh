@@ -1,9 +1,9 @@
 #!/bin/sh
 # The reference pages cover the program and the Lua API, both ways: every
 # --help option is in moonwire(1) and every long option there is in --help;
-# every function the moonwire module, conn, task and timer objects and the
-# resp and http libraries export is in moonwire-lua(3), and every function
-# that page documents exists. (t/manlint.sh lints both pages.)
+# every function the moonwire module, conn, task, timer and metric objects
+# and the resp and http libraries export is in moonwire-lua(3), and every
+# function that page documents exists. (t/manlint.sh lints both pages.)
 . "${MW_SRCDIR:-.}/t/lib.sh"
 plan 5
 
@@ -27,9 +27,9 @@ ok $? "every long option in moonwire(1) ($(wc -l <"$TMP/page1")) is in --help${e
 status=$?
 sed -n 's/^NAME //p' "$TMP/names" | sort -u >"$TMP/api"
 kinds=$(sed 's/[.:].*//' "$TMP/api" | sort -u | tr '\n' ' ')
-[ "$status" -eq 0 ] && [ "$kinds" = "conn http mw reply resp task timer " ]
+[ "$status" -eq 0 ] && [ "$kinds" = "conn counter gauge histogram http mw reply resp task timer " ]
 ok $? "the API's names were listed: $(wc -l <"$TMP/api") names, of $kinds(exit $status)"
-prefixes='\(mw\.\|conn:\|task:\|timer:\|resp\.\|reply:\|http\.\)[a-z_]*'
+prefixes='\(mw\.\|mw\.metrics\.\|conn:\|task:\|timer:\|counter:\|gauge:\|histogram:\|resp\.\|reply:\|http\.\)[a-z_]*'
 grep -o "\(Fn\|Va\) $prefixes" "$page3" | sed 's/^\(Fn\|Va\) //' | sort -u >"$TMP/documented"
 grep -o "Fn $prefixes" "$page3" | sed 's/^Fn //' | sort -u >"$TMP/documented_fn"
 missing=$(comm -23 "$TMP/api" "$TMP/documented" | tr '\n' ' ')

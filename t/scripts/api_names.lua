@@ -1,5 +1,6 @@
 -- Prints every name of the Lua API, one per line on stderr, for t/apidoc.sh:
--- mw.* functions and fields, conn:/task:/timer: methods, and the resp and
+-- mw.* functions and fields, conn:/task:/timer: methods, mw.metrics and the
+-- counter:/gauge:/histogram: methods, and the resp and
 -- http modules' functions (reply: methods of resp's reply objects).
 local mw = require "moonwire"
 local resp = require "moonwire.resp"
@@ -31,6 +32,10 @@ timer:cancel()
 local conn = mw.connect("127.0.0.1", 9, {})
 put("conn:", methods(conn), true)
 conn:close()
+put("mw.metrics.", mw.metrics, true)
+put("counter:", methods(mw.metrics.counter("api_names_total", "A counter.")), true)
+put("gauge:", methods(mw.metrics.gauge("api_names", "A gauge.")), true)
+put("histogram:", methods(mw.metrics.histogram("api_names_seconds", "A histogram.", {1})), true)
 put("resp.", resp, true)
 put("reply:", resp.Reply, true)
 put("http.", http, true)
