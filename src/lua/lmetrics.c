@@ -5,6 +5,7 @@
 #include "lbox.h"
 #include "metrics.h"
 
+#include <float.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <string.h>
@@ -166,12 +167,12 @@ static int series_of(lua_State *L, const struct lmetric *b, int idx)
     return series;
 }
 
-/* counter:inc([n [, labels]]): up by n (default 1), which may not be negative. */
+/* counter:inc([n [, labels]]): up by n (default 1), finite and not negative. */
 static int counter_inc(lua_State *L)
 {
     struct lmetric *b = lbox_check(L, 1, COUNTER_META, "counter");
     double n = luaL_optnumber(L, 2, 1);
-    luaL_argcheck(L, n >= 0, 2, "a counter does not go down");
+    luaL_argcheck(L, n >= 0 && n <= DBL_MAX, 2, "a finite number not below 0 expected");
     metrics_add(series_of(L, b, 3), n);
     return 0;
 }
