@@ -18,9 +18,9 @@ return {
       local s
       for i = 1, math.huge do s = tostring(i) end -- a C call: the trace is left
     end
-    local port = line:match("^dial (%d+)$")
-    if port then -- an outbound connection to the second listener, which echoes
-      local out = mw.connect("127.0.0.1", tonumber(port), {
+    local path = line:match("^dial (.+)$")
+    if path then -- an outbound connection to the second listener, which echoes
+      local out = mw.connect("unix:" .. path, 0, {
         framing = "line", on_data = function(c) c:close() end })
       out:write("outbound hello\n")
       return conn:write("dialled\n")
@@ -42,10 +42,11 @@ LUA
 MPORT=$(perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die;
     bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die;
     print((unpack_sockaddr_in(getsockname($s)))[0], "\n")')
-start_server metrics -w 2 --metrics "127.0.0.1:$MPORT" -l 127.0.0.1:0 -l 127.0.0.1:0 \
+# A second listener, a UNIX one: a second TCP port 0 could be given the
+# port just picked for --metrics.
+start_server metrics -w 2 --metrics "127.0.0.1:$MPORT" -l 127.0.0.1:0 -l "unix:$TMP/second.sock" \
     "$TMP/counted.lua"
-PORT2=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$LOG" | sed -n 2p)
-A="127.0.0.1:$PORT" B="127.0.0.1:$PORT2"
+A="127.0.0.1:$PORT" B="unix:$TMP/second.sock"
 
 PROMCHECK="python3 $MW_SRCDIR/t/promcheck.py"
 scrape() { curl -s -f "http://127.0.0.1:$MPORT/metrics" >"$TMP/scrape"; }
@@ -126,7 +127,7 @@ check "connections accepted move with traffic (10 sent)" await moonwire_connecti
 check "bytes in and out move (8 bytes each way per connection, at least)" bytes_moved 80
 check "frames move" await moonwire_frames_total 10
 check "... all on the first listener" await "moonwire_connections_accepted_total{listener=\"$A\"}" 10
-exchange 'dial '"$PORT2"'\n'
+exchange "dial $TMP/second.sock\\n"
 check "an outbound connection's bytes count as outbound (15 each way)" \
     eval 'await "moonwire_bytes_out_total{listener=\"outbound\"}" 15 15 &&
         await "moonwire_bytes_in_total{listener=\"outbound\"}" 15 15'
