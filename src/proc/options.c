@@ -41,6 +41,8 @@ const char *options_usage(void)
     return "usage: moonwire [options] SCRIPT\n"
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
            "                         ADDR,proxy: connections start with a PROXY header\n"
+           "                         ADDR=FILE: served by script FILE, not SCRIPT (which\n"
+           "                         may then be left out if every -l names one)\n"
            "                         (default " OPTIONS_DEFAULT_LISTEN ")\n"
            "  -w, --workers N|auto   worker processes; auto = online CPUs (default 1)\n"
            "  -t, --timeout MS       deadline of each entry into Lua; 0 = none (default 5000)\n"
@@ -192,6 +194,47 @@ static int take_path(int c, struct options *opts)
     return 0;
 }
 
+/* -l ADDR[,proxy][=SCRIPT]: the first "=" starts the script's path (a UNIX
+ * socket path holding one cannot take a script this way). */
+static enum options_result take_listen(struct options *opts, const char *arg, char *err,
+                                       size_t errlen)
+{
+    int i = opts->nlisten;
+    if (i == OPTIONS_MAX_LISTEN)
+        return usage_error(err, errlen, "too many --listen addresses (at most %s)", "16");
+    const char *eq = strchr(arg, '=');
+    opts->listen[i] = arg;
+    if (eq) {
+        size_t len = (size_t)(eq - arg);
+        if (eq[1] == '\0')
+            return usage_error(err, errlen, "--listen '%s': no script after '='", arg);
+        if (len >= OPTIONS_LISTEN_TEXT_MAX)
+            return usage_error(err, errlen, "--listen '%s': address too long", arg);
+        memcpy(opts->listen_text[i], arg, len);
+        opts->listen_text[i][len] = '\0';
+        opts->listen[i] = opts->listen_text[i];
+        opts->listen_script[i] = eq + 1;
+    }
+    opts->nlisten++;
+    return OPTIONS_RUN;
+}
+
+/* Every listener has a script: its own, or the positional one. */
+static enum options_result check_scripts(struct options *opts, int given, char *err, size_t errlen)
+{
+    if (given > 1)
+        return usage_error(err, errlen, "%s", "more than one SCRIPT");
+    if (given == 1)
+        return OPTIONS_RUN;
+    if (opts->nlisten == 0)
+        return usage_error(err, errlen, "%s", "missing SCRIPT");
+    for (int i = 0; i < opts->nlisten; i++)
+        if (!opts->listen_script[i])
+            return usage_error(err, errlen, "missing SCRIPT (for --listen %s, which names none)",
+                               opts->listen[i]);
+    return OPTIONS_RUN;
+}
+
 static enum options_result take_option(int c, struct options *opts, const char *bad, char *err,
                                        size_t errlen)
 {
@@ -201,10 +244,7 @@ static enum options_result take_option(int c, struct options *opts, const char *
         return r;
     switch (c) {
     case 'l':
-        if (opts->nlisten == OPTIONS_MAX_LISTEN)
-            return usage_error(err, errlen, "too many --listen addresses (at most %s)", "16");
-        opts->listen[opts->nlisten++] = optarg;
-        return OPTIONS_RUN;
+        return take_listen(opts, optarg, err, errlen);
     case OPT_CHECK:
         opts->check = 1;
         return OPTIONS_RUN;
@@ -262,11 +302,45 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
         if (r != OPTIONS_RUN)
             return r;
     }
-    if (optind != argc - 1)
-        return usage_error(err, errlen, "%s",
-                           optind >= argc ? "missing SCRIPT" : "more than one SCRIPT");
-    opts->script = argv[optind];
+    enum options_result r = check_scripts(opts, argc - optind, err, errlen);
+    if (r != OPTIONS_RUN)
+        return r;
+    opts->script = optind < argc ? argv[optind] : NULL;
     if (opts->nlisten == 0)
         opts->listen[opts->nlisten++] = OPTIONS_DEFAULT_LISTEN;
     return OPTIONS_RUN;
+}
+
+const char *options_listen_script(const struct options *opts, int i)
+{
+    return opts->listen_script[i] ? opts->listen_script[i] : opts->script;
+}
+
+int options_scripts(const struct options *opts, const char **out)
+{
+    int n = 0;
+    if (opts->script)
+        out[n++] = opts->script;
+    for (int i = 0; i < opts->nlisten; i++) {
+        const char *s = opts->listen_script[i];
+        int seen = !s;
+        for (int j = 0; j < n && !seen; j++)
+            seen = strcmp(out[j], s) == 0;
+        if (!seen)
+            out[n++] = s;
+    }
+    return n;
+}
+
+const char *options_scripts_text(const struct options *opts, char *buf, size_t len)
+{
+    const char *scripts[OPTIONS_MAX_LISTEN + 1];
+    int n = options_scripts(opts, scripts);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", scripts[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
 }

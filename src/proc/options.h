@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define OPTIONS_MAX_LISTEN 16
+#define OPTIONS_LISTEN_TEXT_MAX 256 /* an address with its flags, before "=SCRIPT" */
 #define OPTIONS_DEFAULT_LISTEN "127.0.0.1:7000"
 #define OPTIONS_MAX_WORKERS 256
 #define OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT 10.0
@@ -14,9 +15,13 @@
 #define OPTIONS_DEFAULT_GRACE_MS 1000
 
 struct options {
-    const char *listen[OPTIONS_MAX_LISTEN]; /* as written; parsed by addr_parse */
+    const char
+        *listen[OPTIONS_MAX_LISTEN]; /* as written, without "=SCRIPT"; parsed by addr_parse */
+    const char *listen_script[OPTIONS_MAX_LISTEN]; /* -l ADDR=SCRIPT; NULL: script */
+    char listen_text[OPTIONS_MAX_LISTEN]
+                    [OPTIONS_LISTEN_TEXT_MAX]; /* what listen[i] points at then */
     int nlisten;
-    const char *script;
+    const char *script;      /* the positional SCRIPT; NULL when every -l names its own */
     int check;               /* --check: load the script and exit */
     int log_level;           /* enum log_level */
     int log_format;          /* enum log_format */
@@ -42,5 +47,12 @@ enum options_result {
 enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
                                   size_t errlen);
 const char *options_usage(void);
+/* The script that serves listener i (opts->listen[i]). */
+const char *options_listen_script(const struct options *opts, int i);
+/* The scripts to load, each once: the positional one first, then those the
+ * listeners name, in order. Returns how many (at most OPTIONS_MAX_LISTEN + 1). */
+int options_scripts(const struct options *opts, const char **out);
+/* Those scripts as text for a message: "a.lua", or "a.lua, b.lua". */
+const char *options_scripts_text(const struct options *opts, char *buf, size_t len);
 
 #endif
