@@ -108,7 +108,8 @@ render_mandoc "$TMP/mended.7" >"$TMP/mended.txt"
 quote_scopes "$TMP/broken.7" >"$TMP/broken.scopes"
 flagged=$(grep -c '^# ' "$TMP/broken.scopes")
 ! quotes_pair "$TMP/broken.txt" >/dev/null && [ "$flagged" -eq 4 ]
-ok $? "the checks catch the quotes that were broken: a run of quotes rendered, and $flagged of 4 quotes that swallow what follows them"
+ok $? "the checks catch the quotes that were broken: a run of quotes rendered, and $flagged of 4\
+ quotes that swallow what follows them"
 quotes_pair "$TMP/mended.txt" && quote_scopes "$TMP/mended.7" && contains "$TMP/mended.txt" '("" without one)'
 ok $? "and pass them mended (Qo ... Qc)"
 

@@ -38,7 +38,8 @@ done <"$TMP/table"
 extra=$(grep -oE -- '--[a-z][a-z-]*' "$TMP/help" | sed 's/^--//' | sort -u |
     while read -r name; do grep -q "^$name " "$TMP/table" || printf ' %s' "$name"; done)
 [ -z "$missing$extra" ]
-ok $? "--help lists each option of the table, with its short form, and no other${missing:+ (missing:$missing)}${extra:+ (not in the table:$extra)}"
+ok $? "--help lists each option of the table, with its short form, and no other\
+${missing:+ (missing:$missing)}${extra:+ (not in the table:$extra)}"
 
 # The SYNOPSIS, one line per option it shows: "--name arg|none" or
 # "-x arg|none" (.Op Fl Vh shows two).
@@ -61,7 +62,8 @@ extra=$(while read -r opt arg; do
     esac || printf ' %s' "$opt"
 done <"$TMP/synopsis")
 [ -z "$missing$extra" ]
-ok $? "moonwire(1)'s SYNOPSIS shows each option of the table, with Ar for a value, and no other${missing:+ (missing:$missing)}${extra:+ (not so in the table:$extra)}"
+ok $? "moonwire(1)'s SYNOPSIS shows each option of the table, with Ar for a value, and no other\
+${missing:+ (missing:$missing)}${extra:+ (not so in the table:$extra)}"
 
 # The items of the list of options (the .Bl after "The options are as
 # follows:"), without those of the lists nested in it.
@@ -81,7 +83,8 @@ while read -r name short arg; do
     listed "$name" "$short" || missing="$missing $name"
 done <"$TMP/table"
 [ "$(wc -l <"$TMP/items")" -ge 16 ] && [ -z "$missing" ]
-ok $? "moonwire(1)'s list of options ($(wc -l <"$TMP/items") items) has an item for each option of the table, with its short form${missing:+ (missing:$missing)}"
+ok $? "moonwire(1)'s list of options ($(wc -l <"$TMP/items") items) has an item for each option\
+ of the table, with its short form${missing:+ (missing:$missing)}"
 
 # The README's usage lines: the block under "## Using it" up to a blank line.
 awk '/^## Using it/ { on = 1; next } on && /^    moonwire / { code = 1 }
