@@ -141,8 +141,9 @@ command("zadd", -4, "write fast", function(reply, argv, argc)
   end
   local scores = {}
   for j = i, argc, 2 do
-    scores[#scores + 1] = to_score(argv[j])
-    if not scores[#scores] then return reply:error(E_FLOAT) end
+    local score = to_score(argv[j])
+    if not score then return reply:error(E_FLOAT) end
+    scores[#scores + 1] = score
   end
   zadd_pairs(reply, argv, i, scores, o)
 end)
