@@ -9,7 +9,7 @@
 . "${MW_SRCDIR:-.}/t/lib.sh"
 CMDS="$SCRIPTS/kv_compare.cmds"
 NCMDS=$(grep -cvE '^[[:space:]]*(#|$)' "$CMDS")
-plan $((NCMDS + 14))
+plan $((NCMDS + 15))
 
 # redis-server on a unix socket of the test's own (no port to race for),
 # nothing saved; stopped by finish, by its PID, with the moonwire servers.
@@ -212,6 +212,8 @@ mkdir -p "$TMP/share/moonwire/examples" "$TMP/alone"
 cp "$EXAMPLES"/kv*.lua "$TMP/share/moonwire/examples/"
 check "... from a copy of examples/kv*.lua elsewhere (as installed)" \
     sh -c "cd '$TMP' && '$MOONWIRE' --check share/moonwire/examples/kv.lua >&2"
+check "... and in a 384K heap, as moonwire(1) says" \
+    sh -c "'$MOONWIRE' --memory-limit 384K --check '$EXAMPLES/kv.lua' >&2"
 cp "$EXAMPLES/kv.lua" "$TMP/alone/"
 "$MOONWIRE" --check "$TMP/alone/kv.lua" >"$TMP/alone.out" 2>&1
 check "... and without them the check fails, naming kv_lists.lua" \
