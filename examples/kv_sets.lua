@@ -162,7 +162,7 @@ command("smove", 4, "write fast", function(reply, argv)
   end
   add(dst, m)
   reply:integer(1)
-end)
+end, { 1, 2, 1 })
 
 -- ---- SINTER, SUNION, SDIFF and their STORE and CARD forms ----
 

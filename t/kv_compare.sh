@@ -118,43 +118,39 @@ random_commands() {
         srand(seed)
         nS = split("1 2 -1 0.5 2.5 -3.25 10 inf -inf 1e3 0 7", S, " ")
         nZ = split("- nx xx gt lt_ch incr ch", ZOPT, " ")
-        nC = split("zadd zadd zadd zincrby zrem zscore zrank zrevrank zcard zrange" \
-            " zrangebyscore zcount zpopmin zpopmax zremrangebyrank zremrangebyscore" \
-            " lpush rpush lpop rpop lrange lindex lset lrem linsert ltrim" \
-            " hset hdel hget hgetall hincrby hlen" \
-            " sadd srem sismember scard smembers sinter sunion sdiff sinterstore smove" \
-            " set del del del type exists", C, " ")
+        # Each command and what follows its key: m, M members; s a score;
+        # o ZADD options; a, b integers; x a score bound, ( or not; n a
+        # count; w WITHSCORES or REV; p BEFORE or AFTER; X a new element;
+        # K, L other keys of the same kind. "~" sorts the reply.
+        nC = split("zadd:osm zadd:osm zadd:osm zincrby:sm zrem:m zscore:m zrank:m" \
+            " zrevrank:m zcard: zrange:abw zrangebyscore:xb zcount:xb zpopmin:n zpopmax:n" \
+            " zremrangebyrank:ab zremrangebyscore:xb" \
+            " lpush:mM rpush:mM lpop:n rpop:n lrange:ab lindex:a lset:am lrem:am" \
+            " linsert:pmX ltrim:ab" \
+            " hset:msMa hdel:mM hget:m hgetall: hincrby:ma hlen:" \
+            " sadd:mM srem:m sismember:m scard: ~smembers: ~sinter:K ~sunion:K ~sdiff:K" \
+            " sinterstore:KL smove:Km" \
+            " set:s del: del: del: type: exists:", C, " ")
         for (i = 0; i < n; i++) {
-            c = C[int(rand() * nC) + 1]
+            split(C[int(rand() * nC) + 1], cmd, ":")
+            name = cmd[1]; sub(/^~/, "~ ", name)
             # a key of the kind of the command (z, l, h, s: its first
-            # letter; k for SET), one in twenty of another kind; DEL, TYPE,
-            # EXISTS any
-            K = (c == "set" ? "k" : substr(c, 1, 1))
+            # letter; k for SET), one in twenty of another kind; DEL,
+            # TYPE, EXISTS any
+            K = (name == "set" ? "k" : substr(cmd[1], cmd[1] ~ /^~/ ? 2 : 1, 1))
             if (index("zlhsk", K) == 0 || rand() < 0.05) K = substr("zlhsk", int(rand() * 5) + 1, 1)
-            k = K int(rand() * 3); k2 = K int(rand() * 3); k3 = K int(rand() * 3)
-            m = sprintf("%c", 97 + int(rand() * 8)); s = S[int(rand() * nS) + 1]
-            o = ZOPT[int(rand() * nZ) + 1]; gsub(/_/, " ", o); o = (o == "-" ? "" : o " ")
-            a = int(rand() * 9) - 4; b = int(rand() * 9) - 4
-            if (c == "zadd") print c, k, o s, m
-            else if (c == "zincrby") print c, k, s, m
-            else if (c == "zrem" || c == "zscore" || c == "zrank" || c == "zrevrank" || c == "hget" || c == "srem" || c == "sismember") print c, k, m
-            else if (c == "zrange") print c, k, a, b, (rand() < 0.5 ? "withscores" : "rev")
-            else if (c == "zrangebyscore" || c == "zcount" || c == "zremrangebyscore") print c, k, (rand() < 0.5 ? "(" : "") a, b
-            else if (c == "zpopmin" || c == "zpopmax" || c == "lpop" || c == "rpop") print c, k, int(rand() * 3)
-            else if (c == "zremrangebyrank" || c == "lrange" || c == "ltrim") print c, k, a, b
-            else if (c == "lpush" || c == "rpush" || c == "sadd") print c, k, m, sprintf("%c", 97 + int(rand() * 8))
-            else if (c == "lindex") print c, k, a
-            else if (c == "lset" || c == "lrem") print c, k, a, m
-            else if (c == "linsert") print c, k, (rand() < 0.5 ? "before" : "after"), m, "x" m
-            else if (c == "hset") print c, k, m, s, sprintf("%c", 97 + int(rand() * 8)), a
-            else if (c == "hdel") print c, k, m, sprintf("%c", 97 + int(rand() * 8))
-            else if (c == "hincrby") print c, k, m, a
-            else if (c == "hgetall" || c == "hlen" || c == "scard" || c == "zcard" || c == "type" || c == "exists" || c == "del") print c, k
-            else if (c == "smembers") print "~ smembers", k
-            else if (c == "sinter" || c == "sunion" || c == "sdiff") print "~ " c, k, k2
-            else if (c == "sinterstore") print c, k, k2, k3
-            else if (c == "smove") print c, k, k2, m
-            else if (c == "set") print c, k, s
+            m = sprintf("%c", 97 + int(rand() * 8))
+            v["m"] = m; v["M"] = sprintf("%c", 97 + int(rand() * 8)); v["X"] = "x" m
+            v["s"] = S[int(rand() * nS) + 1]; v["o"] = ZOPT[int(rand() * nZ) + 1]
+            gsub(/_/, " ", v["o"]); if (v["o"] == "-") v["o"] = ""
+            v["a"] = int(rand() * 9) - 4; v["b"] = int(rand() * 9) - 4
+            v["x"] = (rand() < 0.5 ? "(" : "") v["a"]; v["n"] = int(rand() * 3)
+            v["w"] = (rand() < 0.5 ? "withscores" : "rev")
+            v["p"] = (rand() < 0.5 ? "before" : "after")
+            v["K"] = K int(rand() * 3); v["L"] = K int(rand() * 3)
+            line = name " " K int(rand() * 3)
+            for (j = 1; j <= length(cmd[2]); j++) line = line " " v[substr(cmd[2], j, 1)]
+            print line
         }
     }'
 }
