@@ -19,7 +19,7 @@ local E_LEX = "ERR min or max not valid string range item"
 -- ---- scores ----
 
 ffi.cdef [[ double strtod(const char *s, char **end); ]]
-local ERANGE = 34
+local ERANGE = 34 -- Linux's
 local stop = ffi.new("char *[1]")
 
 -- strtod(s): the double at the start of s, the bytes it took, and errno.
@@ -50,7 +50,7 @@ local function score_text(d)
   return format("%.17g", d)
 end
 
--- ---- the set ----
+-- ---- one sorted set ----
 
 local function new_zset()
   return { kind = "zset", score = {}, sl = skiplist.new() }
@@ -231,10 +231,12 @@ zpop("zpopmax", true)
 
 -- ---- ranges ----
 
+local PAREN, BRACKET = byte("("), byte("[")
+
 -- One end of a score range ("(" before it: exclusive) as a test of a node:
 -- above the lower end, or below the upper; nil if s is not a float.
 local function score_end(s, lower)
-  local ex = byte(s, 1) == 40
+  local ex = byte(s, 1) == PAREN
   local text = ex and sub(s, 2) or s
   local d, used = strtod(text)
   if d ~= d or (used < #text and byte(text, used + 1) ~= 0) then return nil end
@@ -252,10 +254,10 @@ local function lex_end(s, lower)
   if s == "-" then return function() return lower end end
   if s == "+" then return function() return not lower end end
   local c, v = byte(s, 1), sub(s, 2)
-  if c == 40 then
+  if c == PAREN then
     if lower then return function(x) return x.member > v end end
     return function(x) return x.member < v end
-  elseif c == 91 then
+  elseif c == BRACKET then
     if lower then return function(x) return x.member >= v end end
     return function(x) return x.member <= v end
   end
