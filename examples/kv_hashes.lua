@@ -3,7 +3,7 @@
 -- as Redis's small hashes do (HGETALL answers the same): h[1 .. top] the
 -- fields, false where one was deleted (packed again once the holes
 -- outnumber the fields), h.at[field] its place, h.val[field] its value.
-local kv = ...
+local kv = assert(..., "kv_hashes.lua is run by kv.lua, not on its own")
 local resp = require "moonwire.resp"
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
 local to_int, add = kv.to_int, kv.add

@@ -2,7 +2,7 @@
 -- its kv table. A list is { kind = "list", n = count, first = i, [i] ... }:
 -- its elements l[first .. first + n - 1], so a push or pop at either end
 -- costs the same; one in the middle (LINSERT, LREM) moves what follows it.
-local kv = ...
+local kv = assert(..., "kv_lists.lua is run by kv.lua, not on its own")
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
 local to_index, range_of = kv.to_index, kv.range_of
 local upper = string.upper

@@ -3,7 +3,7 @@
 -- members in s[1 .. n] and each one's place in s.at, so SPOP and
 -- SRANDMEMBER pick at random at once, and SREM moves the last member into
 -- the place it empties. Members come in no defined order, as in Redis.
-local kv = ...
+local kv = assert(..., "kv_sets.lua is run by kv.lua, not on its own")
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
 local to_index = kv.to_index
 local random, upper = math.random, string.upper

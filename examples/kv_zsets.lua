@@ -3,7 +3,7 @@
 -- skip list (kv_skiplist.lua) }: each member's score, and the members in
 -- order of (score, member). Scores are doubles, read as Redis reads them
 -- (strtod, the whole argument) and written as it writes them (%.17g).
-local kv = ...
+local kv = assert(..., "kv_zsets.lua is run by kv.lua, not on its own")
 local ffi = require "ffi"
 local skiplist = kv.sibling("kv_skiplist")()
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
