@@ -18,6 +18,7 @@ enum { OPT_LOG_FORMAT = 340, OPT_METRICS };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
+    {"config", required_argument, NULL, 'c'},
     {"check", no_argument, NULL, OPT_CHECK},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"workers", required_argument, NULL, 'w'},
@@ -39,6 +40,8 @@ static const struct option long_options[] = {
 const char *options_usage(void)
 {
     return "usage: moonwire [options] SCRIPT\n"
+           "  -c, --config FILE      settings and listeners from a Lua file; the command\n"
+           "                         line overrides it (SCRIPT optional then)\n"
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
            "                         ADDR,proxy: connections start with a PROXY header\n"
            "                         ADDR=FILE: served by script FILE, not SCRIPT (which\n"
@@ -190,6 +193,9 @@ static int take_path(int c, struct options *opts)
     case OPT_METRICS:
         opts->metrics = optarg;
         return 1;
+    case 'c':
+        opts->config = optarg;
+        return 1;
     }
     return 0;
 }
@@ -199,11 +205,14 @@ static int take_path(int c, struct options *opts)
 static enum options_result take_listen(struct options *opts, const char *arg, char *err,
                                        size_t errlen)
 {
+    if (opts->listen_from_config) /* the command line's replace the file's */
+        opts->nlisten = 0, opts->listen_from_config = 0;
     int i = opts->nlisten;
     if (i == OPTIONS_MAX_LISTEN)
         return usage_error(err, errlen, "too many --listen addresses (at most %s)", "16");
     const char *eq = strchr(arg, '=');
     opts->listen[i] = arg;
+    opts->listen_script[i] = NULL;
     if (eq) {
         size_t len = (size_t)(eq - arg);
         if (eq[1] == '\0')
@@ -222,9 +231,7 @@ static enum options_result take_listen(struct options *opts, const char *arg, ch
 /* Every listener has a script: its own, or the positional one. */
 static enum options_result check_scripts(struct options *opts, int given, char *err, size_t errlen)
 {
-    if (given > 1)
-        return usage_error(err, errlen, "%s", "more than one SCRIPT");
-    if (given == 1)
+    if (given)
         return OPTIONS_RUN;
     if (opts->nlisten == 0)
         return usage_error(err, errlen, "%s", "missing SCRIPT");
@@ -282,8 +289,7 @@ static enum options_result take_option(int c, struct options *opts, const char *
     }
 }
 
-enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
-                                  size_t errlen)
+void options_init(struct options *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->log_level = LOG_INFO;
@@ -291,24 +297,66 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
     opts->shutdown_timeout = OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT;
     opts->timeout_ms = OPTIONS_DEFAULT_TIMEOUT_MS;
     opts->grace_ms = OPTIONS_DEFAULT_GRACE_MS;
+}
+
+enum options_result options_take(int argc, char **argv, struct options *opts, int *positional,
+                                 char *err, size_t errlen)
+{
     optind = 0; /* glibc: 0 also resets getopt's internal state, for repeated calls */
     opterr = 0;
     for (;;) {
         int prev = optind ? optind : 1;
-        int c = getopt_long(argc, argv, ":l:w:t:Vh", long_options, NULL);
+        int c = getopt_long(argc, argv, ":c:l:w:t:Vh", long_options, NULL);
         if (c == -1)
             break;
         enum options_result r = take_option(c, opts, prev < argc ? argv[prev] : "", err, errlen);
         if (r != OPTIONS_RUN)
             return r;
     }
-    enum options_result r = check_scripts(opts, argc - optind, err, errlen);
+    *positional = optind;
+    return OPTIONS_RUN;
+}
+
+enum options_result options_finish(struct options *opts, int nscripts, const char *script,
+                                   char *err, size_t errlen)
+{
+    if (nscripts > 1)
+        return usage_error(err, errlen, "%s", "more than one SCRIPT");
+    if (script)
+        opts->script = script;
+    enum options_result r = check_scripts(opts, opts->script != NULL, err, errlen);
     if (r != OPTIONS_RUN)
         return r;
-    opts->script = optind < argc ? argv[optind] : NULL;
     if (opts->nlisten == 0)
         opts->listen[opts->nlisten++] = OPTIONS_DEFAULT_LISTEN;
     return OPTIONS_RUN;
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
+                                  size_t errlen)
+{
+    int at;
+    options_init(opts);
+    enum options_result r = options_take(argc, argv, opts, &at, err, errlen);
+    if (r != OPTIONS_RUN)
+        return r;
+    return options_finish(opts, argc - at, at < argc ? argv[at] : NULL, err, errlen);
+}
+
+const char *options_config_path(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2])
+            path = argv[i] + 2;
+    }
+    return path;
 }
 
 const char *options_listen_script(const struct options *opts, int i)

@@ -21,6 +21,8 @@ struct options {
     char listen_text[OPTIONS_MAX_LISTEN]
                     [OPTIONS_LISTEN_TEXT_MAX]; /* what listen[i] points at then */
     int nlisten;
+    int listen_from_config;  /* the listeners came from --config: a -l replaces them */
+    const char *config;      /* --config FILE; NULL: none */
     const char *script;      /* the positional SCRIPT; NULL when every -l names its own */
     int check;               /* --check: load the script and exit */
     int log_level;           /* enum log_level */
@@ -44,8 +46,21 @@ enum options_result {
     OPTIONS_USAGE, /* bad command line: err says why; usage on stderr, exit 2 */
 };
 
+/* The whole command line, from the defaults. */
 enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
                                   size_t errlen);
+/* In steps, for a --config file read between the defaults and the command
+ * line: options_init sets the defaults; options_take takes argv's options
+ * over what opts holds (the first argument that is not one: *positional);
+ * options_finish takes the nscripts positional arguments (script, the
+ * first) and checks that every listener has a script. */
+void options_init(struct options *opts);
+enum options_result options_take(int argc, char **argv, struct options *opts, int *positional,
+                                 char *err, size_t errlen);
+enum options_result options_finish(struct options *opts, int nscripts, const char *script,
+                                   char *err, size_t errlen);
+/* The FILE of -c FILE, --config FILE or --config=FILE in argv, or NULL. */
+const char *options_config_path(int argc, char **argv);
 const char *options_usage(void);
 /* The script that serves listener i (opts->listen[i]). */
 const char *options_listen_script(const struct options *opts, int i);
