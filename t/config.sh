@@ -4,7 +4,7 @@
 # it, and every mistake a message naming FILE:LINE and the key, exit 1.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 25
+plan 24
 
 mkdir "$TMP/site"
 cp "$EXAMPLES"/kv*.lua "$EXAMPLES/http.lua" "$EXAMPLES/echo.lua" "$TMP/site/"
