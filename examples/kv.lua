@@ -1,6 +1,8 @@
 -- kv: an in-memory key-value server speaking enough of the Redis protocol
--- for redis-cli and redis-benchmark. Strings and lists; keys expire lazily
--- (when read) and by a timer that samples the keys with a time to live.
+-- for redis-cli and redis-benchmark (its whole default run). Strings here;
+-- lists, sets, hashes and sorted sets in kv_lists.lua, kv_sets.lua,
+-- kv_hashes.lua and kv_zsets.lua beside this file. Keys expire lazily (when
+-- read) and by a timer that samples the keys with a time to live.
 --   moonwire -l 127.0.0.1:6380 examples/kv.lua
 --   redis-cli -p 6380 set greeting hello ex 60; redis-cli -p 6380 get greeting
 -- Each worker has its own data: run it with one worker (-w 1, the default).
@@ -12,7 +14,7 @@ local byte, sub, find, lower, upper, format = string.byte, string.sub, string.fi
   string.lower, string.upper, string.format
 local concat, tonumber, type, now = table.concat, tonumber, type, mw.now
 
-local data = {}    -- key -> string, or a list table { n = count, first = i, [i] = ... }
+local data = {}    -- key -> string, or a table whose field kind is "list", "set", "hash", "zset"
 local expires = {} -- key -> absolute time in ms (mw.now())
 local nkeys = 0
 
@@ -20,6 +22,7 @@ local E_TYPE = "WRONGTYPE Operation against a key holding the wrong kind of valu
 local E_INT = "ERR value is not an integer or out of range"
 local E_SYNTAX = "ERR syntax error"
 local E_OVERFLOW = "ERR increment or decrement would overflow"
+local E_POSITIVE = "ERR value is out of range, must be positive"
 
 -- ---- keys ----
 
@@ -101,9 +104,10 @@ end
 
 local commands = {}
 
--- Registers a command; arity counts the name, negative means "at least".
-local function command(name, arity, flags, fn)
-  local c = { name = name, arity = arity, flags = flags, fn = fn }
+-- Registers a command; arity counts the name, negative means "at least";
+-- keys, { first, last, step } as COMMAND INFO says them, when not 1, 1, 1.
+local function command(name, arity, flags, fn, keys)
+  local c = { name = name, arity = arity, flags = flags, fn = fn, keys = keys }
   commands[name], commands[upper(name)] = c, c
 end
 
@@ -233,7 +237,7 @@ end)
 
 command("type", 2, "readonly fast", function(reply, argv)
   local v = lookup(argv[2])
-  reply:simple(v == nil and "none" or type(v) == "table" and "list" or "string")
+  reply:simple(v == nil and "none" or type(v) == "table" and v.kind or "string")
 end)
 
 local function incr_by(reply, key, by)
@@ -369,77 +373,60 @@ command("flushdb", -1, "write", function(reply, argv, argc)
 end)
 commands.flushall, commands.FLUSHALL = commands.flushdb, commands.FLUSHDB
 
--- ---- lists ----
+-- ---- the other data types ----
 
-local function list_of(reply, key, create)
+-- The value of key when it holds a kind ("list", "set", ...); nil when the
+-- key is missing; false when it holds another kind, after answering WRONGTYPE.
+local function of_kind(reply, key, kind)
   local v = lookup(key)
-  if v == nil and create then
-    v = { n = 0, first = 1 }
-    store(key, v)
-  elseif type(v) == "string" then
+  if v ~= nil and (type(v) == "string" or v.kind ~= kind) then
     reply:error(E_TYPE)
     return false
   end
   return v
 end
 
-local function push(reply, argv, argc, left)
-  local l = list_of(reply, argv[2], true)
-  if not l then return end
-  for i = 3, argc do
-    if left then
-      l.first = l.first - 1
-      l[l.first] = argv[i]
-    else
-      l[l.first + l.n] = argv[i]
-    end
-    l.n = l.n + 1
-  end
-  reply:integer(l.n)
+-- An integer argument used as an index or a count: as to_int, but always a
+-- number, clamped to 2^53 beyond it (no list or set is that long).
+local function to_index(s)
+  local n = to_int(s)
+  if type(n) == "cdata" then return n > 0 and SAFE or -SAFE end
+  return n
 end
 
-command("lpush", -3, "write fast", function(reply, argv, argc) push(reply, argv, argc, true) end)
-command("rpush", -3, "write fast", function(reply, argv, argc) push(reply, argv, argc, false) end)
-
-local function pop(reply, argv, left)
-  local l = list_of(reply, argv[2])
-  if l == false then return end
-  if l == nil then return reply:null() end
-  local at = left and l.first or l.first + l.n - 1
-  local v = l[at]
-  l[at], l.n = nil, l.n - 1
-  if left then l.first = l.first + 1 end
-  if l.n == 0 then delete(argv[2]) end
-  reply:bulk(v)
-end
-
-command("lpop", 2, "write fast", function(reply, argv) pop(reply, argv, true) end)
-command("rpop", 2, "write fast", function(reply, argv) pop(reply, argv, false) end)
-
-command("llen", 2, "readonly fast", function(reply, argv)
-  local l = list_of(reply, argv[2])
-  if l ~= false then reply:integer(l and l.n or 0) end
-end)
-
-command("lrange", 4, "readonly", function(reply, argv)
-  local from, to = to_int(argv[3]), to_int(argv[4])
-  if not from or not to or type(from) ~= "number" or type(to) ~= "number" then
-    return reply:error(E_INT)
-  end
-  local l = list_of(reply, argv[2])
-  if l == false then return end
-  local n = l and l.n or 0
-  if from < 0 then from = math.max(n + from, 0) end
+-- The 0-based range from .. to of a list of n elements that indexes from
+-- and to name (negative from the end), or nil when it is empty.
+local function range_of(from, to, n)
+  if from < 0 then from = n + from end
   if to < 0 then to = n + to end
+  if from < 0 then from = 0 end
+  if from > to or from >= n then return nil end
   if to >= n then to = n - 1 end
-  if from > to then return reply:array_header(0) end
-  reply:array_header(to - from + 1)
-  for i = from, to do reply:bulk(l[l.first + i]) end
-end)
+  return from, to
+end
+
+-- What the files of the other data types build their commands from.
+local kv = {
+  command = command, lookup = lookup, store = store, delete = delete, of_kind = of_kind,
+  to_int = to_int, to_index = to_index, range_of = range_of, add = add,
+  wrong_args = wrong_args, E_TYPE = E_TYPE, E_INT = E_INT, E_SYNTAX = E_SYNTAX,
+  E_OVERFLOW = E_OVERFLOW, E_POSITIVE = E_POSITIVE,
+}
+
+-- A file beside this one (found from this script's own path, so from any
+-- directory and once installed), run as a function of kv.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+function kv.sibling(name)
+  return assert(loadfile(here .. name .. ".lua"))
+end
+for _, name in ipairs({ "kv_lists", "kv_sets", "kv_hashes", "kv_zsets" }) do
+  kv.sibling(name)(kv)
+end
 
 -- ---- introspection, for redis-cli and redis-benchmark ----
 
 local function arity_key_positions(c)
+  if c.keys then return c.keys[1], c.keys[2], c.keys[3] end
   if c.flags:find("write") or c.flags:find("readonly") then
     local last = (c.name == "del" or c.name == "exists" or c.name == "mget") and -1
       or (c.name == "mset" and -1) or 1

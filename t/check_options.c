@@ -99,6 +99,63 @@ START_TEST(test_missing_or_extra_script_is_usage_error)
 }
 END_TEST
 
+START_TEST(test_listen_with_its_own_script)
+{
+    const char *scripts[OPTIONS_MAX_LISTEN + 1];
+    char text[256];
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1=kv.lua", "-l", "127.0.0.1:2,proxy=http.lua", "-l",
+                           "127.0.0.1:3", "-l", "127.0.0.1:4=kv.lua", "echo.lua"),
+                     OPTIONS_RUN);
+    ck_assert_str_eq(o.listen[0], "127.0.0.1:1");
+    ck_assert_str_eq(o.listen[1], "127.0.0.1:2,proxy");
+    ck_assert_str_eq(options_listen_script(&o, 0), "kv.lua");
+    ck_assert_str_eq(options_listen_script(&o, 1), "http.lua");
+    ck_assert_str_eq(options_listen_script(&o, 2), "echo.lua");
+    ck_assert_int_eq(options_scripts(&o, scripts), 3); /* each once, SCRIPT first */
+    ck_assert_str_eq(scripts[0], "echo.lua");
+    ck_assert_str_eq(scripts[1], "kv.lua");
+    ck_assert_str_eq(scripts[2], "http.lua");
+    ck_assert_str_eq(options_scripts_text(&o, text, sizeof text), "echo.lua, kv.lua, http.lua");
+}
+END_TEST
+
+START_TEST(test_script_may_go_when_every_listener_names_one)
+{
+    const char *scripts[OPTIONS_MAX_LISTEN + 1];
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1=kv.lua", "-l", "unix:/s=http.lua"), OPTIONS_RUN);
+    ck_assert_ptr_null(o.script);
+    ck_assert_str_eq(o.listen[1], "unix:/s");
+    ck_assert_int_eq(options_scripts(&o, scripts), 2);
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1=kv.lua", "-l", "127.0.0.1:2"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "for --listen 127.0.0.1:2, which names none"));
+    ck_assert_int_eq(PARSE("-l", "127.0.0.1:1=", "x.lua"), OPTIONS_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "no script after '='"));
+}
+END_TEST
+
+START_TEST(test_config_path_and_command_line_over_it)
+{
+    char *argv[] = {"moonwire", "-w", "2", "--config", "a.lua", "-c", "b.lua", NULL};
+    char *argv2[] = {"moonwire", "--config=c.lua", NULL};
+    char *later[] = {"moonwire", "-l", "127.0.0.1:9", "x.lua", NULL};
+    int at;
+    ck_assert_str_eq(options_config_path(7, argv), "b.lua"); /* the last one */
+    ck_assert_str_eq(options_config_path(2, argv2), "c.lua");
+    ck_assert_ptr_null(options_config_path(3, argv));
+    /* What a file set, then the command line: its -l replaces the listeners. */
+    options_init(&o);
+    char *file[] = {"moonwire", "--listen=127.0.0.1:1=kv.lua", "--workers=3", NULL};
+    ck_assert_int_eq(options_take(3, file, &o, &at, err, sizeof err), OPTIONS_RUN);
+    o.listen_from_config = 1;
+    ck_assert_int_eq(options_take(4, later, &o, &at, err, sizeof err), OPTIONS_RUN);
+    ck_assert_int_eq(options_finish(&o, 4 - at, later[at], err, sizeof err), OPTIONS_RUN);
+    ck_assert_int_eq(o.nlisten, 1);
+    ck_assert_str_eq(o.listen[0], "127.0.0.1:9");
+    ck_assert_str_eq(options_listen_script(&o, 0), "x.lua");
+    ck_assert_int_eq(o.workers, 3);
+}
+END_TEST
+
 START_TEST(test_too_many_listen_addresses)
 {
     char *argv[2 * OPTIONS_MAX_LISTEN + 4] = {"moonwire"};
@@ -287,6 +344,9 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_bad_log_level_is_usage_error);
     tcase_add_test(tc, test_missing_value_is_usage_error);
     tcase_add_test(tc, test_missing_or_extra_script_is_usage_error);
+    tcase_add_test(tc, test_listen_with_its_own_script);
+    tcase_add_test(tc, test_script_may_go_when_every_listener_names_one);
+    tcase_add_test(tc, test_config_path_and_command_line_over_it);
     tcase_add_test(tc, test_too_many_listen_addresses);
     tcase_add_test(tc, test_workers_default_number_and_auto);
     tcase_add_test(tc, test_bad_workers_is_usage_error);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct script_text *in_use;
+static const struct script_set *in_use;
 
 static int read_all(FILE *f, struct script_text *text)
 {
@@ -46,19 +46,47 @@ int script_read(struct script_text *text, const char *path, char *err, size_t er
 
 void script_free(struct script_text *text)
 {
-    if (in_use == text)
-        in_use = NULL;
     free(text->path);
     free(text->bytes);
     *text = (struct script_text){NULL, NULL, 0};
 }
 
-void script_use(const struct script_text *text)
+int script_set_read(struct script_set *set, const char *const *paths, int n, char *err,
+                    size_t errlen)
 {
-    in_use = text;
+    struct script_set fresh = {.n = 0};
+    if (n > SCRIPT_SET_MAX) {
+        snprintf(err, errlen, "too many scripts (at most %d)", SCRIPT_SET_MAX);
+        return -1;
+    }
+    for (; fresh.n < n; fresh.n++) {
+        if (script_read(&fresh.texts[fresh.n], paths[fresh.n], err, errlen) < 0) {
+            script_set_free(&fresh);
+            return -1;
+        }
+    }
+    *set = fresh;
+    return 0;
+}
+
+void script_set_free(struct script_set *set)
+{
+    if (in_use == set)
+        in_use = NULL;
+    for (int i = 0; i < set->n; i++)
+        script_free(&set->texts[i]);
+    set->n = 0;
+}
+
+void script_use(const struct script_set *set)
+{
+    in_use = set;
 }
 
 const struct script_text *script_in_use(const char *path)
 {
-    return in_use && in_use->path && strcmp(in_use->path, path) == 0 ? in_use : NULL;
+    for (int i = 0; in_use && i < in_use->n; i++)
+        if (in_use->texts[i].path && strcmp(in_use->texts[i].path, path) == 0)
+            return &in_use->texts[i];
+    return NULL;
 }

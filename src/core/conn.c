@@ -250,6 +250,17 @@ void conn_shutdown(struct conn *conn)
         conn_settle(conn);
 }
 
+/* TCP_CORK holds what is written until our FIN (or 200 ms), so that the end
+ * of a last write and the FIN reach the peer in one segment; a UNIX socket
+ * has no such option, and needs none (its end comes with the last bytes). */
+void conn_cork(struct conn *conn)
+{
+    int on = 1;
+    if (conn->fd >= 0 && setsockopt(conn->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) < 0 &&
+        errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+        log_debug("connection %llu: TCP_CORK: %s", (unsigned long long)conn->id, strerror(errno));
+}
+
 int conn_read_ended(const struct conn *conn)
 {
     return (conn->flags & CONN_READ_EOF) != 0;

@@ -92,6 +92,9 @@ void conn_abort(struct conn *conn, const char *reason);
  * flushed; input is still read. With the peer's input ended as well the
  * connection closes, "eof". */
 void conn_shutdown(struct conn *conn);
+/* Before a last write and conn_shutdown: the two leave together (a client
+ * that sees the end of a reply sees the end of the connection with it). */
+void conn_cork(struct conn *conn);
 /* The peer has ended its input (its FIN was read). */
 int conn_read_ended(const struct conn *conn);
 /* Stops and restarts reading; output still flows while paused. */

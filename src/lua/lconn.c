@@ -50,17 +50,9 @@ static int push_failure(lua_State *L, const char *reason)
  * "closed" once the connection is gone (never an error: a task holding a
  * list of connections learns of a close from the write), else the reason
  * it failed or "closing". */
-static int conn_write_l(lua_State *L)
+static int write_args(lua_State *L, struct conn *conn)
 {
-    const char *why;
-    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
     int n = lua_gettop(L);
-    if (!conn) {
-        for (int i = 2; i <= n; i++) /* a wrong argument is still an error */
-            if (!lua_isstring(L, i))
-                return lbox_typeerror(L, i, "string");
-        return push_failure(L, "closed");
-    }
     long pending = (long)conn_pending(conn);
     for (int first = 2; first <= n; first += IOV_BATCH) {
         struct iovec iov[IOV_BATCH];
@@ -78,6 +70,19 @@ static int conn_write_l(lua_State *L)
     }
     lua_pushnumber(L, (lua_Number)pending);
     return 1;
+}
+
+static int conn_write_l(lua_State *L)
+{
+    const char *why;
+    struct conn *conn = lconn_box_conn(check_box(L, 1), &why);
+    if (!conn) {
+        for (int i = 2; i <= lua_gettop(L); i++) /* a wrong argument is still an error */
+            if (!lua_isstring(L, i))
+                return lbox_typeerror(L, i, "string");
+        return push_failure(L, "closed");
+    }
+    return write_args(L, conn);
 }
 
 /* conn:close(): after pending output is flushed. Closing twice is harmless. */
@@ -99,11 +104,18 @@ static int conn_is_open_l(lua_State *L)
     return 1;
 }
 
-/* conn:shutdown(): our FIN after pending output; reading goes on. */
+/* conn:shutdown([...]): our FIN after pending output; reading goes on.
+ * Strings given are written first, and their end leaves with the FIN. */
 static int conn_shutdown_l(lua_State *L)
 {
-    conn_shutdown(check_conn(L, 1));
-    return 0;
+    struct conn *conn = check_conn(L, 1);
+    int results = 0;
+    if (lua_gettop(L) > 1) {
+        conn_cork(conn);
+        results = write_args(L, conn);
+    }
+    conn_shutdown(conn);
+    return results;
 }
 
 static int conn_pause_l(lua_State *L)

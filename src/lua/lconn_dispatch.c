@@ -23,7 +23,6 @@
 lua_State *lconn_state;
 struct event_base *lconn_loop;
 static uint64_t handler_errors;
-static struct lconn_handler *listen_handler;
 
 /* A handler callback and what it is called with: the conn object, then a
  * string when data is not NULL (a frame, a reason). */
@@ -288,25 +287,26 @@ void lconn_handler_free(struct lconn_handler *handler)
 /* What lconn_accept makes under protection: the conn object for conn. */
 struct new_box {
     struct conn *conn;
+    struct lconn_handler *handler;
     struct lconn_box *box;
 };
 
 static int make_box(lua_State *L, void *ud)
 {
     struct new_box *nb = ud;
-    nb->box = lconn_box_new(L, nb->conn, listen_handler);
+    nb->box = lconn_box_new(L, nb->conn, nb->handler);
     return 0;
 }
 
-void lconn_accept(int fd, int proxied)
+void lconn_accept(struct lconn_handler *handler, int fd, int proxied)
 {
-    struct conn *conn = conn_new(listen_handler->group, fd, NULL);
+    struct conn *conn = conn_new(handler->group, fd, NULL);
     if (!conn) {
         log_error("accept: cannot register connection: out of memory");
         close(fd);
         return;
     }
-    struct new_box nb = {conn, NULL};
+    struct new_box nb = {conn, handler, NULL};
     if (lcall_protect(lconn_state, 0, make_box, &nb) < 0) {
         log_error("accept: cannot make the connection object: %s", lua_tostring(lconn_state, -1));
         lua_pop(lconn_state, 1);
@@ -347,8 +347,9 @@ void lconn_set_base(struct event_base *base)
     lconn_loop = base;
 }
 
-/* What lconn_set_handler reads under protection: the handler table at 1. */
+/* What lconn_listen_handler reads under protection: the handler table at 1. */
 struct handler_read {
+    struct lconn_handler *handler;
     char *err;
     size_t errlen;
 };
@@ -356,21 +357,20 @@ struct handler_read {
 static int read_handler(lua_State *L, void *ud)
 {
     struct handler_read *r = ud;
-    listen_handler = lconn_handler_new(L, 1, 0, r->err, r->errlen);
+    r->handler = lconn_handler_new(L, 1, 0, r->err, r->errlen);
     return 0;
 }
 
-int lconn_set_handler(lua_State *L, int idx, char *err, size_t errlen)
+struct lconn_handler *lconn_listen_handler(lua_State *L, int idx, char *err, size_t errlen)
 {
-    struct handler_read r = {err, errlen};
+    struct handler_read r = {NULL, err, errlen};
     lconn_state = L;
-    listen_handler = NULL;
     lua_pushvalue(L, idx);
     if (lcall_protect(L, 1, read_handler, &r) < 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
     }
-    return listen_handler ? 0 : -1;
+    return r.handler;
 }
 
 /* An unknown field is reported where its value, a function, was defined,
@@ -388,21 +388,28 @@ static void warn_listener_field(lua_State *L, const char *warning, void *arg)
     log_warn("%s: %s", (const char *)arg, warning);
 }
 
+struct handler_warn {
+    const struct lconn_handler *handler;
+    const char *script;
+};
+
 static int warn_handler(lua_State *L, void *ud)
 {
-    lhandler_unknown_fields(L, 1, warn_listener_field, ud);
-    if (listen_handler && !lhandler_serves(&listen_handler->h) &&
-        ltask_count() + ltimer_count() + conn_count() == 0)
+    const struct handler_warn *w = ud;
+    lhandler_unknown_fields(L, 1, warn_listener_field, (void *)w->script);
+    if (!lhandler_serves(&w->handler->h) && ltask_count() + ltimer_count() + conn_count() == 0)
         log_warn("%s: handler has none of on_data, serve, on_connect: its listeners would drop "
                  "every byte",
-                 (const char *)ud);
+                 w->script);
     return 0;
 }
 
-void lconn_warn_handler(lua_State *L, int idx, const char *script)
+void lconn_warn_handler(lua_State *L, int idx, const struct lconn_handler *handler,
+                        const char *script)
 {
+    struct handler_warn w = {handler, script};
     lua_pushvalue(L, idx);
-    if (lcall_protect(L, 1, warn_handler, (void *)script) < 0) {
+    if (lcall_protect(L, 1, warn_handler, &w) < 0) {
         log_error("%s: cannot check the handler's fields: %s", script, lua_tostring(L, -1));
         lua_pop(L, 1);
     }

@@ -63,9 +63,7 @@ static void describe_deadline(lua_State *L, const char *script, char *err, size_
              where ? where : script, ms, trace ? trace : "");
 }
 
-/* Runs the script's top level as a call from the loop, under --timeout;
- * leaves its handler table on the stack. */
-static int load_script(lua_State *L, const char *script, char *err, size_t errlen)
+int luahost_load(lua_State *L, const char *script, char *err, size_t errlen)
 {
     snprintf(top_level, sizeof top_level, "the top level of %s", script);
     if (lscript_load(L, script) != 0) {
@@ -123,7 +121,7 @@ lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char
         return NULL;
     }
     if (ldeadline_start(L, timeout_ms, grace_ms, err, errlen) < 0 ||
-        load_script(L, script, err, errlen) < 0) {
+        luahost_load(L, script, err, errlen) < 0) {
         luahost_close(L);
         return NULL;
     }

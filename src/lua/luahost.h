@@ -15,6 +15,10 @@
  * handler table is left on top of the stack. */
 lua_State *luahost_open(const char *script, long timeout_ms, long grace_ms, char *err,
                         size_t errlen);
+/* Runs another script's top level in L as luahost_open ran the first (a
+ * module both require is loaded once); leaves its handler table on top of
+ * the stack. Returns 0, or -1 with err set. */
+int luahost_load(lua_State *L, const char *script, char *err, size_t errlen);
 /* Stops the deadlines and closes the state. */
 void luahost_close(lua_State *L);
 /* The directory searched first by require. */

@@ -1,6 +1,7 @@
 /* moonwire: command line -> options -> serve (or check) the handler script. */
 #include "config.h"
 
+#include "config_file.h"
 #include "log.h"
 #include "master.h"
 #include "options.h"
@@ -11,11 +12,35 @@
 
 #define EXIT_USAGE 2
 
+/* The defaults, then the --config file if there is one, then the command
+ * line over them. */
+static enum options_result take_options(int argc, char **argv, struct options *opts, char *err,
+                                        size_t errlen, int *config_failed)
+{
+    int at;
+    const char *config = options_config_path(argc, argv);
+    options_init(opts);
+    if (config && config_apply(config, opts, err, errlen) < 0) {
+        *config_failed = 1;
+        return OPTIONS_USAGE;
+    }
+    enum options_result r = options_take(argc, argv, opts, &at, err, errlen);
+    if (r != OPTIONS_RUN)
+        return r;
+    return options_finish(opts, argc - at, at < argc ? argv[at] : NULL, err, errlen);
+}
+
 int main(int argc, char **argv)
 {
     struct options opts;
-    char err[512];
-    switch (options_parse(argc, argv, &opts, err, sizeof err)) {
+    char err[1024];
+    int config_failed = 0;
+    enum options_result r = take_options(argc, argv, &opts, err, sizeof err, &config_failed);
+    if (config_failed) {
+        fprintf(stderr, "moonwire: %s\n", err);
+        return 1;
+    }
+    switch (r) {
     case OPTIONS_HELP:
         fputs(options_usage(), stdout);
         return 0;

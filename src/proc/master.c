@@ -141,8 +141,8 @@ static void master_free(struct master *m)
     if (m->sigfd >= 0)
         close(m->sigfd);
     free(m->retired);
-    script_free(&m->script);
-    script_free(&m->candidate);
+    script_set_free(&m->script);
+    script_set_free(&m->candidate);
 }
 
 /* master_init returns 1 when a stop signal came while the script was checked:

@@ -51,10 +51,10 @@ struct master {
     struct slot slots[OPTIONS_MAX_WORKERS];
     struct retired *retired;
     int nretired, capretired;
-    pid_t checker;                /* the child checking the script for a reload */
-    struct script_text script;    /* what the workers run */
-    struct script_text candidate; /* read for a reload, while it is checked */
-    int stopping;                 /* 1: draining, 2: stopping now */
+    pid_t checker;               /* the child checking the script for a reload */
+    struct script_set script;    /* what the workers run */
+    struct script_set candidate; /* read for a reload, while it is checked */
+    int stopping;                /* 1: draining, 2: stopping now */
     int sigfd, pidfd;
     struct event *sigev, *kill_timer, *check_timer;
     int has_user;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mstime.h"
+#include "options.h"
 #include "script.h"
 #include "worker.h"
 
@@ -19,6 +20,22 @@
 #include <sys/wait.h>
 
 /* ---- the check, in a child ---- */
+
+/* Reads every script the listeners need into m->candidate. */
+static int read_candidate(struct master *m, char *err, size_t errlen)
+{
+    const char *paths[OPTIONS_MAX_LISTEN + 1];
+    int n = options_scripts(m->opts, paths);
+    return script_set_read(&m->candidate, paths, n, err, errlen);
+}
+
+/* The candidate becomes what the workers run. */
+static void take_candidate(struct master *m)
+{
+    script_set_free(&m->script);
+    m->script = m->candidate;
+    m->candidate.n = 0;
+}
 
 static void run_check(struct master *m, int id)
 {
@@ -36,7 +53,9 @@ int master_check_at_start(struct master *m)
     int status, signum;
     char err[ERR_MAX];
     sigset_t stops;
-    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+    char names[ERR_MAX];
+    options_scripts_text(m->opts, names, sizeof names);
+    if (read_candidate(m, err, sizeof err) < 0) {
         log_error("%s", err);
         return -1;
     }
@@ -47,16 +66,14 @@ int master_check_at_start(struct master *m)
     sigaddset(&stops, SIGTERM);
     sigaddset(&stops, SIGINT);
     sigaddset(&stops, SIGQUIT);
-    int rc = worker_check_wait(m->opts->script, pid, &stops, &status, &signum);
+    int rc = worker_check_wait(names, pid, &stops, &status, &signum);
     if (rc == WORKER_CHECK_STOPPED) {
-        log_info("%s: stopping while %s was checked; no worker started", strsignal(signum),
-                 m->opts->script);
+        log_info("%s: stopping while %s was checked; no worker started", strsignal(signum), names);
         return 1;
     }
     if (rc < 0 || worker_check_verdict(m->opts, status) < 0)
         return -1;
-    m->script = m->candidate;
-    m->candidate = (struct script_text){NULL, NULL, 0};
+    take_candidate(m);
     return 0;
 }
 
@@ -115,6 +132,8 @@ static void renew(struct master *m, int id)
 void master_check_done(struct master *m, int status, const char *how)
 {
     int limit_pending = evtimer_pending(m->check_timer, NULL); /* else the master killed it */
+    char names[ERR_MAX];
+    options_scripts_text(m->opts, names, sizeof names);
     m->checker = 0;
     evtimer_del(m->check_timer);
     if (m->stopping)
@@ -122,17 +141,14 @@ void master_check_done(struct master *m, int status, const char *how)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (limit_pending)
             worker_check_verdict(m->opts, status); /* a kill past --grace is explained */
-        log_error("reload: %s failed its check (%s); the running workers keep serving",
-                  m->opts->script, how);
-        script_free(&m->candidate);
+        log_error("reload: %s failed its check (%s); the running workers keep serving", names, how);
+        script_set_free(&m->candidate);
         return;
     }
-    script_free(&m->script);
-    m->script = m->candidate;
-    m->candidate = (struct script_text){NULL, NULL, 0};
+    take_candidate(m);
     for (int id = 0; id < m->nworkers; id++)
         renew(m, id);
-    log_info("reload: %d new worker(s) serve %s; the old ones drain", m->nworkers, m->opts->script);
+    log_info("reload: %d new worker(s) serve %s; the old ones drain", m->nworkers, names);
 }
 
 void master_reload(struct master *m)
@@ -144,15 +160,16 @@ void master_reload(struct master *m)
         log_warn("Hangup: a reload is already being checked; ignored");
         return;
     }
-    log_info("Hangup: checking %s before reloading", m->opts->script);
-    char err[ERR_MAX];
-    if (script_read(&m->candidate, m->opts->script, err, sizeof err) < 0) {
+    char err[ERR_MAX], names[ERR_MAX];
+    log_info("Hangup: checking %s before reloading",
+             options_scripts_text(m->opts, names, sizeof names));
+    if (read_candidate(m, err, sizeof err) < 0) {
         log_error("reload: %s; the running workers keep serving", err);
         return;
     }
     pid_t pid = master_fork_child(m, -1, run_check);
     if (pid < 0) {
-        script_free(&m->candidate);
+        script_set_free(&m->candidate);
         return;
     }
     m->checker = pid;
@@ -163,9 +180,10 @@ void master_reload(struct master *m)
 void master_on_check_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct master *m = arg;
+    char names[ERR_MAX];
     (void)fd, (void)what;
-    log_error("reload: checking %s takes more than %d s; giving up", m->opts->script,
-              WORKER_CHECK_LIMIT_MS / 1000);
+    log_error("reload: checking %s takes more than %d s; giving up",
+              options_scripts_text(m->opts, names, sizeof names), WORKER_CHECK_LIMIT_MS / 1000);
     if (m->checker > 0 && kill(m->checker, SIGKILL) < 0)
         log_warn("kill script check (pid %ld): %s", (long)m->checker, strerror(errno));
 }

@@ -103,26 +103,28 @@ static void log_listening(const struct master *m, int i)
         log_info("%s: one SO_REUSEPORT socket per worker, %d workers", name, m->nworkers);
 }
 
-/* The flags of the --listen that names the same address as a passed socket. */
-static unsigned inherited_flags(const struct master *m, const struct addr *bound)
+/* The --listen that names the same address as a passed socket (its flags
+ * and script), or -1. */
+static int inherited_listen(const struct master *m, const struct addr *bound, unsigned *flags)
 {
     char err[ERR_MAX];
     for (int j = 0; j < m->opts->nlisten; j++) {
         struct addr addr;
-        unsigned flags;
-        if (listener_parse(m->opts->listen[j], &addr, &flags, err, sizeof err) == 0 &&
+        if (listener_parse(m->opts->listen[j], &addr, flags, err, sizeof err) == 0 &&
             sdlisten_same_address(&addr, bound))
-            return flags;
+            return j;
     }
-    return 0;
+    *flags = 0;
+    return -1;
 }
 
-static void share_socket(struct master *m, int i, int fd, unsigned flags)
+static void share_socket(struct master *m, int i, int fd, unsigned flags, const char *script)
 {
     m->shared[i] = 1;
     for (int k = 0; k < m->nworkers; k++) {
         m->slots[k].socks[i].fd = fd;
         m->slots[k].socks[i].name = m->bound[i].text;
+        m->slots[k].socks[i].script = script;
         m->slots[k].socks[i].proxy = (flags & LISTENER_PROXY) != 0;
     }
 }
@@ -139,8 +141,10 @@ static int adopt_inherited(struct master *m, int n)
             log_error("%s", err);
             return -1;
         }
-        unsigned flags = inherited_flags(m, &m->bound[i]);
-        share_socket(m, i, SDLISTEN_FDS_START + i, flags);
+        unsigned flags;
+        int j = inherited_listen(m, &m->bound[i], &flags);
+        share_socket(m, i, SDLISTEN_FDS_START + i, flags,
+                     j >= 0 ? options_listen_script(m->opts, j) : m->opts->script);
         log_listening(m, i);
         log_info("%s: socket passed by systemd (LISTEN_FDS)%s", m->bound[i].text,
                  flags & LISTENER_PROXY ? "; connections start with a PROXY protocol header" : "");
@@ -170,6 +174,7 @@ int master_bind_all(struct master *m)
         }
         for (int k = 0; k < m->nworkers; k++) {
             m->slots[k].socks[i].name = m->bound[i].text;
+            m->slots[k].socks[i].script = options_listen_script(m->opts, i);
             m->slots[k].socks[i].proxy = (flags & LISTENER_PROXY) != 0;
         }
         log_listening(m, i);

@@ -18,6 +18,7 @@ enum { OPT_LOG_FORMAT = 340, OPT_METRICS };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
+    {"config", required_argument, NULL, 'c'},
     {"check", no_argument, NULL, OPT_CHECK},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"workers", required_argument, NULL, 'w'},
@@ -39,8 +40,12 @@ static const struct option long_options[] = {
 const char *options_usage(void)
 {
     return "usage: moonwire [options] SCRIPT\n"
+           "  -c, --config FILE      settings and listeners from a Lua file; the command\n"
+           "                         line overrides it (SCRIPT optional then)\n"
            "  -l, --listen ADDR      host:port, [v6]:port or unix:PATH; repeatable\n"
            "                         ADDR,proxy: connections start with a PROXY header\n"
+           "                         ADDR=FILE: served by script FILE, not SCRIPT (which\n"
+           "                         may then be left out if every -l names one)\n"
            "                         (default " OPTIONS_DEFAULT_LISTEN ")\n"
            "  -w, --workers N|auto   worker processes; auto = online CPUs (default 1)\n"
            "  -t, --timeout MS       deadline of each entry into Lua; 0 = none (default 5000)\n"
@@ -188,8 +193,53 @@ static int take_path(int c, struct options *opts)
     case OPT_METRICS:
         opts->metrics = optarg;
         return 1;
+    case 'c':
+        opts->config = optarg;
+        return 1;
     }
     return 0;
+}
+
+/* -l ADDR[,proxy][=SCRIPT]: the first "=" starts the script's path (a UNIX
+ * socket path holding one cannot take a script this way). */
+static enum options_result take_listen(struct options *opts, const char *arg, char *err,
+                                       size_t errlen)
+{
+    if (opts->listen_from_config) /* the command line's replace the file's */
+        opts->nlisten = 0, opts->listen_from_config = 0;
+    int i = opts->nlisten;
+    if (i == OPTIONS_MAX_LISTEN)
+        return usage_error(err, errlen, "too many --listen addresses (at most %s)", "16");
+    const char *eq = strchr(arg, '=');
+    opts->listen[i] = arg;
+    opts->listen_script[i] = NULL;
+    if (eq) {
+        size_t len = (size_t)(eq - arg);
+        if (eq[1] == '\0')
+            return usage_error(err, errlen, "--listen '%s': no script after '='", arg);
+        if (len >= OPTIONS_LISTEN_TEXT_MAX)
+            return usage_error(err, errlen, "--listen '%s': address too long", arg);
+        memcpy(opts->listen_text[i], arg, len);
+        opts->listen_text[i][len] = '\0';
+        opts->listen[i] = opts->listen_text[i];
+        opts->listen_script[i] = eq + 1;
+    }
+    opts->nlisten++;
+    return OPTIONS_RUN;
+}
+
+/* Every listener has a script: its own, or the positional one. */
+static enum options_result check_scripts(struct options *opts, int given, char *err, size_t errlen)
+{
+    if (given)
+        return OPTIONS_RUN;
+    if (opts->nlisten == 0)
+        return usage_error(err, errlen, "%s", "missing SCRIPT");
+    for (int i = 0; i < opts->nlisten; i++)
+        if (!opts->listen_script[i])
+            return usage_error(err, errlen, "missing SCRIPT (for --listen %s, which names none)",
+                               opts->listen[i]);
+    return OPTIONS_RUN;
 }
 
 static enum options_result take_option(int c, struct options *opts, const char *bad, char *err,
@@ -201,10 +251,7 @@ static enum options_result take_option(int c, struct options *opts, const char *
         return r;
     switch (c) {
     case 'l':
-        if (opts->nlisten == OPTIONS_MAX_LISTEN)
-            return usage_error(err, errlen, "too many --listen addresses (at most %s)", "16");
-        opts->listen[opts->nlisten++] = optarg;
-        return OPTIONS_RUN;
+        return take_listen(opts, optarg, err, errlen);
     case OPT_CHECK:
         opts->check = 1;
         return OPTIONS_RUN;
@@ -242,8 +289,7 @@ static enum options_result take_option(int c, struct options *opts, const char *
     }
 }
 
-enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
-                                  size_t errlen)
+void options_init(struct options *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->log_level = LOG_INFO;
@@ -251,22 +297,98 @@ enum options_result options_parse(int argc, char **argv, struct options *opts, c
     opts->shutdown_timeout = OPTIONS_DEFAULT_SHUTDOWN_TIMEOUT;
     opts->timeout_ms = OPTIONS_DEFAULT_TIMEOUT_MS;
     opts->grace_ms = OPTIONS_DEFAULT_GRACE_MS;
+}
+
+enum options_result options_take(int argc, char **argv, struct options *opts, int *positional,
+                                 char *err, size_t errlen)
+{
     optind = 0; /* glibc: 0 also resets getopt's internal state, for repeated calls */
     opterr = 0;
     for (;;) {
         int prev = optind ? optind : 1;
-        int c = getopt_long(argc, argv, ":l:w:t:Vh", long_options, NULL);
+        int c = getopt_long(argc, argv, ":c:l:w:t:Vh", long_options, NULL);
         if (c == -1)
             break;
         enum options_result r = take_option(c, opts, prev < argc ? argv[prev] : "", err, errlen);
         if (r != OPTIONS_RUN)
             return r;
     }
-    if (optind != argc - 1)
-        return usage_error(err, errlen, "%s",
-                           optind >= argc ? "missing SCRIPT" : "more than one SCRIPT");
-    opts->script = argv[optind];
+    *positional = optind;
+    return OPTIONS_RUN;
+}
+
+enum options_result options_finish(struct options *opts, int nscripts, const char *script,
+                                   char *err, size_t errlen)
+{
+    if (nscripts > 1)
+        return usage_error(err, errlen, "%s", "more than one SCRIPT");
+    if (script)
+        opts->script = script;
+    enum options_result r = check_scripts(opts, opts->script != NULL, err, errlen);
+    if (r != OPTIONS_RUN)
+        return r;
     if (opts->nlisten == 0)
         opts->listen[opts->nlisten++] = OPTIONS_DEFAULT_LISTEN;
     return OPTIONS_RUN;
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *opts, char *err,
+                                  size_t errlen)
+{
+    int at;
+    options_init(opts);
+    enum options_result r = options_take(argc, argv, opts, &at, err, errlen);
+    if (r != OPTIONS_RUN)
+        return r;
+    return options_finish(opts, argc - at, at < argc ? argv[at] : NULL, err, errlen);
+}
+
+const char *options_config_path(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2])
+            path = argv[i] + 2;
+    }
+    return path;
+}
+
+const char *options_listen_script(const struct options *opts, int i)
+{
+    return opts->listen_script[i] ? opts->listen_script[i] : opts->script;
+}
+
+int options_scripts(const struct options *opts, const char **out)
+{
+    int n = 0;
+    if (opts->script)
+        out[n++] = opts->script;
+    for (int i = 0; i < opts->nlisten; i++) {
+        const char *s = opts->listen_script[i];
+        int seen = !s;
+        for (int j = 0; j < n && !seen; j++)
+            seen = strcmp(out[j], s) == 0;
+        if (!seen)
+            out[n++] = s;
+    }
+    return n;
+}
+
+const char *options_scripts_text(const struct options *opts, char *buf, size_t len)
+{
+    const char *scripts[OPTIONS_MAX_LISTEN + 1];
+    int n = options_scripts(opts, scripts);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", scripts[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
 }

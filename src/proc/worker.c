@@ -29,11 +29,20 @@
  * one does it as pages empty). */
 #define HEAP_TICK_MS 1000
 
+/* What a listener's accepts need: its handler, and the worker to gate. */
+struct worker_listener {
+    struct worker *w;
+    struct lconn_handler *handler;
+    int proxied;
+};
+
 struct worker {
     struct event_base *base;
     lua_State *L;
     const struct options *opts;
+    struct worker_handlers handlers;
     struct listener *listeners[OPTIONS_MAX_LISTEN];
+    struct worker_listener accepts[OPTIONS_MAX_LISTEN];
     int nlisteners;
     struct event *signals[WORKER_SIGNALS];
     struct event *drain_deadline; /* while draining */
@@ -42,37 +51,12 @@ struct worker {
     int accept_full; /* paused at --max-conns */
 };
 
-/* Loads the script, its top level under --timeout and --grace, and takes
- * its handler; logs why when it cannot. The check warns of what in the
- * script looks wrong; a worker, loading what passed it, does not repeat it. */
-static lua_State *load_handler(const struct options *opts, int checking)
-{
-    char err[ERR_MAX];
-    const char *script = opts->script;
-    lconn_set_field_warnings(checking);
-    lua_State *L = luahost_open(script, opts->timeout_ms, opts->grace_ms, err, sizeof err);
-    lconn_set_field_warnings(1);
-    if (!L) {
-        log_error("%s", err);
-        return NULL;
-    }
-    if (lconn_set_handler(L, -1, err, sizeof err) < 0) {
-        log_error("%s: %s", script, err);
-        luahost_close(L);
-        return NULL;
-    }
-    if (checking)
-        lconn_warn_handler(L, -1, script);
-    lua_pop(L, 1);
-    return L;
-}
-
 int worker_check_script(const struct options *opts)
 {
-    const char *script = opts->script;
+    struct worker_handlers hs;
     struct event_base *base = event_base_new();
     if (!base) {
-        log_error("%s: cannot create an event loop", script);
+        log_error("cannot create an event loop for the script check");
         return -1;
     }
     lconn_set_base(base);
@@ -81,7 +65,7 @@ int worker_check_script(const struct options *opts)
         return -1;
     }
     luaheap_set_limit(opts->memory_limit);
-    lua_State *L = load_handler(opts, 1);
+    lua_State *L = worker_load(opts, 1, &hs);
     if (L) {
         /* Connections the script opened as it loaded end here, as at a stop. */
         conn_abort_all("shutdown");
@@ -117,24 +101,27 @@ static void gate_accepting(void *arg)
 
 static void on_accept(int fd, void *arg)
 {
-    lconn_accept(fd, 0);
-    gate_accepting(arg);
+    struct worker_listener *wl = arg;
+    lconn_accept(wl->handler, fd, wl->proxied);
+    gate_accepting(wl->w);
 }
 
-static void on_accept_proxied(int fd, void *arg)
-{
-    lconn_accept(fd, 1);
-    gate_accepting(arg);
-}
-
-/* Accepts on the sockets the master bound; each is this worker's to close. */
+/* Accepts on the sockets the master bound, each for the handler of its
+ * script; each is this worker's to close. */
 static int adopt_listeners(struct worker *w, const struct worker_socket *socks, int nsocks)
 {
     char err[ERR_MAX];
     for (int i = 0; i < nsocks; i++) {
-        listener_accept_fn fn = socks[i].proxy ? on_accept_proxied : on_accept;
+        struct worker_listener *wl = &w->accepts[i];
+        *wl = (struct worker_listener){w, worker_handler_of(&w->handlers, socks[i].script),
+                                       socks[i].proxy};
+        if (!wl->handler) {
+            log_error("%s: no script serves it (give SCRIPT, or --listen %s=SCRIPT)", socks[i].name,
+                      socks[i].name);
+            return -1;
+        }
         struct listener *l =
-            listener_adopt(w->base, socks[i].fd, socks[i].name, fn, w, err, sizeof err);
+            listener_adopt(w->base, socks[i].fd, socks[i].name, on_accept, wl, err, sizeof err);
         if (!l) {
             log_error("%s", err);
             return -1;
@@ -357,7 +344,7 @@ int worker_run(const struct options *opts, int id, const struct worker_socket *s
         goto done;
     luaheap_set_limit(opts->memory_limit);
     conn_set_close_observer(gate_accepting, &w);
-    w.L = load_handler(opts, 0);
+    w.L = worker_load(opts, 0, &w.handlers);
     if (!w.L || adopt_listeners(&w, socks, nsocks) < 0 || watch_signals(&w) < 0 ||
         start_metrics(&w) < 0 || start_heap_decay(&w) < 0)
         goto done;

@@ -18,6 +18,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#define ERR_MAX 1024
 #include <unistd.h>
 
 /* Kills the check child and reaps it: nothing it could still say matters. */
@@ -80,14 +82,15 @@ int worker_check_verdict(const struct options *opts, int status)
     if (WIFEXITED(status))
         return WEXITSTATUS(status) == 0 ? 0 : -1; /* the check said why */
     int sig = WTERMSIG(status);
+    char names[ERR_MAX];
+    options_scripts_text(opts, names, sizeof names);
     if (sig == SIGKILL && opts->timeout_ms > 0 && opts->grace_ms > 0)
         log_error("%s: deadline exceeded while loading: its top level still ran past --timeout "
                   "%ld ms and --grace %ld ms (compiled Lua code cannot be interrupted, see "
                   "DEADLINES in moonwire(1)); the check was killed",
-                  opts->script, opts->timeout_ms, opts->grace_ms);
+                  names, opts->timeout_ms, opts->grace_ms);
     else
-        log_error("%s: the script check was killed by signal %d (%s)", opts->script, sig,
-                  strsignal(sig));
+        log_error("%s: the script check was killed by signal %d (%s)", names, sig, strsignal(sig));
     return -1;
 }
 
@@ -97,7 +100,7 @@ static void run_child(const struct options *opts, pid_t parent, const sigset_t *
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
         sigprocmask(SIG_SETMASK, mask, NULL) < 0) {
-        log_error("%s: cannot start the script check: %s", opts->script, strerror(errno));
+        log_error("cannot start the script check: %s", strerror(errno));
         _exit(1);
     }
     exit(worker_check_script(opts) < 0 ? 1 : 0);
@@ -123,9 +126,14 @@ int worker_check(const struct options *opts)
     }
     if (pid == 0)
         run_child(opts, parent, &old);
-    if (worker_check_wait(opts->script, pid, &none, &status, &signum) != 0 ||
+    char names[ERR_MAX];
+    if (worker_check_wait(options_scripts_text(opts, names, sizeof names), pid, &none, &status,
+                          &signum) != 0 ||
         worker_check_verdict(opts, status) < 0)
         return 1;
-    printf("%s: ok\n", opts->script);
+    const char *scripts[OPTIONS_MAX_LISTEN + 1];
+    int n = options_scripts(opts, scripts);
+    for (int i = 0; i < n; i++)
+        printf("%s: ok\n", scripts[i]);
     return 0;
 }
