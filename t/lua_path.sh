@@ -4,7 +4,7 @@
 # ./, from whatever directory moonwire runs in), modules on LUA_PATH, and the
 # Lua 5.1 modules of Debian and LuaRocks: Debian's lua-cjson and lua-lpeg.
 . "${MW_SRCDIR:-.}/t/lib.sh"
-plan 12
+plan 13
 unset LUA_PATH LUA_CPATH # set below where the test means it
 
 printf 'return { greeting = "hello from LUA_PATH" }\n' >"$TMP/mw_user_module.lua"
@@ -52,6 +52,16 @@ check_in "$TMP" app/main.lua
 check "a script named by a relative path finds its siblings" \
     contains "$TMP/err" "HELPER beside the script, and beside it too"
 
+# Two listeners with a script each, in directories of their own (-l ADDR=SCRIPT).
+mkdir "$TMP/b"
+printf 'io.stderr:write("B ", require("b_helper"), "\\n")\nreturn { on_data = function() end }\n' \
+    >"$TMP/b/main.lua"
+printf 'return "beside b"\n' >"$TMP/b/b_helper.lua"
+(cd / && "$MOONWIRE" --check -l "127.0.0.1:0=$TMP/app/main.lua" -l "127.0.0.1:0=$TMP/b/main.lua" \
+    >/dev/null 2>"$TMP/err")
+check "each listener's script finds its own siblings" \
+    bash -c "grep -qF 'HELPER beside the script, and beside it too' '$TMP/err' && grep -qF 'B beside b' '$TMP/err'"
+
 # once LIST ENTRY: ENTRY is one of LIST's ';'-separated entries, once.
 once() {
     n=$(echo "$1" | tr ';' '\n' | grep -cxF -- "$2")
@@ -64,15 +74,15 @@ once() {
 # build's triplet.
 on_paths() {
     path=$(sed -n 's/^PATH //p' "$TMP/err") cpath=$(sed -n 's/^CPATH //p' "$TMP/err")
-    triplet=$(sed -n 's/^#define MW_MULTIARCH "\(.*\)"$/\1/p' "$MW_BUILDDIR/config.h")
-    status=0
+    triplet=$(sed -n 's/^#define MW_MULTIARCH "\(.*\)"$/\1/p' "${MW_BUILDDIR:-$(dirname "$MOONWIRE")}/config.h")
+    bad=0
     for d in /usr/local/share/lua/5.1 /usr/local/lib/lua/5.1 /usr/share/lua/5.1; do
-        once "$path" "$d/?.lua" && once "$path" "$d/?/init.lua" || status=1
+        once "$path" "$d/?.lua" && once "$path" "$d/?/init.lua" || bad=1
     done
     for d in /usr/local/lib/lua/5.1 ${triplet:+/usr/lib/$triplet/lua/5.1} /usr/lib/lua/5.1; do
-        once "$cpath" "$d/?.so" || status=1
+        once "$cpath" "$d/?.so" || bad=1
     done
-    return $status
+    return $bad
 }
 check "Debian's and LuaRocks' Lua 5.1 module directories are on the paths, once each" on_paths
 
