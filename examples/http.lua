@@ -1,12 +1,14 @@
 -- http: a small HTTP/1.1 server on moonwire.http.
 --   GET /            a short greeting
 --   POST /echo       the request body back
+--   GET /stats       this worker's figures (mw.stats()) in JSON
 --   GET /anything    the file of that path under MW_HTTP_ROOT, if it is set;
 --                    ".." segments (even percent-encoded) are refused with 403
 --   MW_HTTP_ROOT=/var/www moonwire -l 127.0.0.1:8080 examples/http.lua
 --   curl http://127.0.0.1:8080/
 -- Files are read with io.open, which blocks the worker while it reads: fine
 -- for small files on a local disk, not for a network file system.
+local mw = require "moonwire"
 local http = require "moonwire.http"
 
 local root = os.getenv("MW_HTTP_ROOT")
@@ -47,6 +49,9 @@ return http.server(function(req)
   local method, path = req.method, req.path
   if path == "/" and (method == "GET" or method == "HEAD") then
     return 200, HELLO, TEXT
+  end
+  if path == "/stats" and (method == "GET" or method == "HEAD") then
+    return http.json(200, mw.stats())
   end
   if path == "/echo" then
     if method ~= "POST" then return 405, "use POST\n", { Allow = "POST" } end

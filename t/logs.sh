@@ -2,10 +2,11 @@
 # Logs: an access line per closed connection (peer, duration, bytes,
 # reason) at info level; --log-level warn leaves out info lines, access lines
 # included, and keeps warnings; --log-format json writes one JSON object a
-# line, and --log-file is reopened on SIGUSR1 in either format.
+# line, and --log-file is reopened on SIGUSR1 in either format; mw.log's
+# fields are key=value pairs in text and members in json.
 . "${MW_SRCDIR:-.}/t/lib.sh"
 . "$MW_SRCDIR/t/workers_helpers.sh"
-plan 18
+plan 22
 
 cat >"$TMP/logger.lua" <<'LUA'
 local mw = require "moonwire"
@@ -14,6 +15,10 @@ return {
   on_data = function(conn, line)
     if line == "quit" then return conn:close() end
     if line == "warn" then mw.log("warn", "a warning from the handler") end
+    if line == "fields" then
+      mw.log("info", "with", "fields", { user = "ann b", n = 3, ok = true, q = 'say "x"', ms = 0.5 })
+    end
+    if line == "bad fields" then mw.log("info", "never", { nested = {} }) end
     mw.log("info", 'said "' .. line .. '"\tand\\ more')
     conn:write(line, "\n")
   end,
@@ -56,6 +61,13 @@ check "text: behind a proxy, the peer is the client the header named" \
 PORT=$PROXIED exchange 'nonsense\n'
 check "text: a rejected header's connection is logged with its reason" \
     matches_come_to "$LOG" 1 'bytes_in=9 bytes_out=0 reason="bad PROXY header"'
+exchange 'fields\n'
+check "text: mw.log's fields are key=value pairs after the message, in key order, quoted where needed" \
+    contains "$LOG" '[info] worker 0: with fields ms=0.5 n=3 ok=true q="say \"x\"" user="ann b"'
+exchange 'bad fields\n'
+check "a bad field raises in the handler, naming the field" \
+    matches_come_to "$LOG" 1 "on_data: .*logger.lua:[0-9]+: bad argument #3 to 'log' \(field 'nested': a table, expected a string, number or boolean\)"
+check "... and nothing is logged" bash -c "! grep -q never '$LOG'"
 stop_server
 
 # --log-level warn: nothing at info, so no "listening on" to read the port
@@ -95,6 +107,9 @@ check "json: the access line has its own keys" \
     bash -c "jq -ce 'select(.msg == \"access\") | [.bytes_in, .bytes_out, .reason, (.peer | test(\"^127.0.0.1:\")), (.duration_ms >= 0)]' '$LOG' | grep -qx '\[4,4,\"eof\",true,true\]'"
 check "json: quotes, tabs and backslashes in a message are escaped" \
     bash -c "jq -r 'select(.worker == 0) | .msg' '$LOG' | grep -qF \"said \\\"a	b\\\"	and\\\\ more\""
+exchange 'fields\n'
+check "json: mw.log's fields are members after msg, numbers and booleans as such" \
+    bash -c "jq -ce 'select(.msg == \"with fields\") | [.ms, .n, .ok, .q, .user]' '$LOG' | grep -qxF '[0.5,3,true,\"say \\\"x\\\"\",\"ann b\"]'"
 check "json: the master's lines have no worker" \
     bash -c "jq -e 'select(.msg | startswith(\"worker 0 started\")) | has(\"worker\") | not' '$LOG' | grep -qx true"
 mv "$LOG" "$LOG.1"

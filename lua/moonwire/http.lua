@@ -17,7 +17,8 @@ local sub, find, match, lower, format = string.sub, string.find,
   string.match, string.lower, string.format
 local concat, tonumber, tostring, type, pairs = table.concat, tonumber, tostring, type, pairs
 local gsub, char, rep, os_date = string.gsub, string.char, string.rep, os.date
-local xpcall, error, traceback, getinfo = xpcall, error, debug.traceback, debug.getinfo
+local xpcall, pcall, error = xpcall, pcall, error
+local traceback, getinfo = debug.traceback, debug.getinfo
 local max, huge, setmetatable = math.max, math.huge, setmetatable
 local new_buffer = require("string.buffer").new
 local parser = require "moonwire.http_parser"
@@ -81,6 +82,43 @@ function M.parse_query(q)
     if k then t[k] = v or "" end
   end
   return t
+end
+
+-- cjson's encode, loaded by the first http.json: a server that sends no
+-- JSON does not need lua-cjson.
+local encode_json
+-- The handler running (its file:line), for http.json's errors.
+local running = "?"
+local here = getinfo(1, "S").source
+
+-- What cjson could not encode, raised where http.json was called; or, when
+-- the caller's frame is gone (return http.json(...) is a tail call), naming
+-- the handler.
+local function encode_failed(why)
+  why = gsub(why, "^.-:%d+: ", "")
+  local caller = getinfo(3, "S")
+  if caller and caller.source ~= here then error("http.json: " .. why, 3) end
+  error(format("http.json: %s (in http handler %s)", why, running), 0)
+end
+
+-- http.json(status, value [, headers]): what a handler returns to answer
+-- with value in JSON, Content-Type application/json unless headers has one.
+-- A value cjson cannot encode raises, in the handler: a 500.
+function M.json(status, value, headers)
+  if headers ~= nil and type(headers) ~= "table" then
+    error("http.json: headers must be a table, got " .. type(headers), 2)
+  end
+  encode_json = encode_json or require("cjson").encode
+  local ok, body = pcall(encode_json, value)
+  if not ok then encode_failed(body) end
+  local h = { ["Content-Type"] = "application/json" }
+  if headers then
+    for k, v in pairs(headers) do
+      if type(k) == "string" and lower(k) == "content-type" then h["Content-Type"] = nil end
+      h[k] = v
+    end
+  end
+  return status, body, h
 end
 
 -- ---- responses ----
@@ -165,6 +203,7 @@ end
 local function respond(conn, st, req, handler, limits, last)
   req.conn = conn
   req.close = last or wants_close(req)
+  running = limits.where
   local status, body, headers = handler(req)
   if type(status) ~= "number" then bad_result(limits.where, "its status", status, "a number") end
   if type(body) ~= "string" then

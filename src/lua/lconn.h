@@ -22,6 +22,8 @@ struct lconn_handler;
  * (one per script: the worker keeps it for its life). Returns it, or NULL
  * with err set when a field is wrong. */
 struct lconn_handler *lconn_listen_handler(lua_State *L, int idx, char *err, size_t errlen);
+/* Lets go of it, once its connections are gone (before the state closes). */
+void lconn_listen_handler_free(struct lconn_handler *handler);
 /* Warns, as the script's check does, of what in a listeners' handler (the
  * table at idx, taken by lconn_listen_handler) would go unnoticed: a field no
  * handler has, by the place its value (a function) was defined or by the

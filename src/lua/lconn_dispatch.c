@@ -373,6 +373,11 @@ struct lconn_handler *lconn_listen_handler(lua_State *L, int idx, char *err, siz
     return r.handler;
 }
 
+void lconn_listen_handler_free(struct lconn_handler *handler)
+{
+    lconn_handler_free(handler);
+}
+
 /* An unknown field is reported where its value, a function, was defined,
  * else against the script. */
 static void warn_listener_field(lua_State *L, const char *warning, void *arg)

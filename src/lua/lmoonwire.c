@@ -27,16 +27,79 @@ void lmoonwire_set_base(struct event_base *base)
     loop_base = base;
 }
 
-/* mw.log(level, ...): the values joined by spaces, at the given level. */
+/* The name of the field whose key, at -2, is not a string: "[1]", "[true]", "[table]". */
+static const char *bad_key_name(lua_State *L)
+{
+    int type = lua_type(L, -2);
+    if (type == LUA_TNUMBER)
+        return lua_pushfstring(L, "[%f]", lua_tonumber(L, -2));
+    if (type == LUA_TBOOLEAN)
+        return lua_toboolean(L, -2) ? "[true]" : "[false]";
+    return lua_pushfstring(L, "[%s]", luaL_typename(L, -2));
+}
+
+/* The value at -1 into f: 0, or -1 when it is not a string, number or boolean. */
+static int field_value(lua_State *L, struct log_field *f)
+{
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING:
+        f->kind = LOG_STRING;
+        f->string = lua_tolstring(L, -1, &f->len);
+        return 0;
+    case LUA_TNUMBER:
+        f->kind = LOG_NUMBER;
+        f->number = lua_tonumber(L, -1);
+        return 0;
+    case LUA_TBOOLEAN:
+        f->kind = LOG_BOOLEAN;
+        f->boolean = lua_toboolean(L, -1);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* The fields table at t into f (pointing into its strings); raises naming a bad field. */
+static size_t check_fields(lua_State *L, int t, struct log_field *f)
+{
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1), n++) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_argerror(L, t,
+                          lua_pushfstring(L, "field %s: a %s key, expected a string",
+                                          bad_key_name(L), luaL_typename(L, -2)));
+        const char *key = lua_tostring(L, -2), *why = log_field_key_error(key);
+        if (why)
+            luaL_argerror(L, t, lua_pushfstring(L, "field '%s': %s", key, why));
+        if (n == LOG_MAX_FIELDS)
+            luaL_argerror(L, t, lua_pushfstring(L, "more than %d fields", LOG_MAX_FIELDS));
+        f[n] = (struct log_field){.key = key};
+        if (field_value(L, &f[n]) < 0)
+            luaL_argerror(L, t,
+                          lua_pushfstring(L,
+                                          "field '%s': a %s, expected a string, number or "
+                                          "boolean",
+                                          key, luaL_typename(L, -1)));
+    }
+    return n;
+}
+
+/* mw.log(level, ...): the values joined by spaces, at the given level; a
+ * table after at least one value, last, is the line's fields. */
 static int mw_log(lua_State *L)
 {
     int level = log_level_parse(luaL_checkstring(L, 1));
     luaL_argcheck(L, level >= 0, 1, "expected error, warn, info or debug");
+    int last = lua_gettop(L);
+    struct log_field fields[LOG_MAX_FIELDS];
+    size_t nfields = 0;
+    if (last >= 3 && lua_type(L, last) == LUA_TTABLE)
+        nfields = check_fields(L, last--, fields);
     if (!log_enabled(level))
         return 0;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    for (int i = 2, n = lua_gettop(L); i <= n; i++) {
+    for (int i = 2; i <= last; i++) {
         lua_getglobal(L, "tostring");
         lua_pushvalue(L, i);
         lua_call(L, 1, 1);
@@ -45,7 +108,7 @@ static int mw_log(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    log_msg(level, "%s", lua_tostring(L, -1));
+    log_fields(level, lua_tostring(L, -1), fields, nfields);
     return 0;
 }
 

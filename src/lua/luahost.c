@@ -5,6 +5,7 @@
 #include "bibop.h"
 #include "lcall.h"
 #include "ldeadline.h"
+#include "lpath.h"
 #include "lscript.h"
 #include "lmoonwire.h"
 #include "luaheap.h"
@@ -16,36 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* From the build tree, the project's lua/; once installed, $(pkgdatadir)/lua;
- * a binary copied elsewhere before any install still finds the source tree's. */
-const char *luahost_lua_dir(void)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        if (strcmp(exe, MW_BUILDDIR) == 0)
-            return MW_SRC_LUADIR;
-    }
-    if (access(MW_LUADIR, F_OK) != 0 && access(MW_SRC_LUADIR, F_OK) == 0)
-        return MW_SRC_LUADIR;
-    return MW_LUADIR;
-}
-
-static void set_search_path(lua_State *L)
-{
-    const char *dir = luahost_lua_dir();
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "path");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
-    lua_setfield(L, -3, "path");
-    lua_pop(L, 2);
-}
 
 /* What the deadline thread names if the top level overstays --grace; read
  * by that thread, so it must outlive the call. */
@@ -63,9 +34,21 @@ static void describe_deadline(lua_State *L, const char *script, char *err, size_
              where ? where : script, ms, trace ? trace : "");
 }
 
+/* The script's directory on package.path (argument 1: the script), under
+ * protection, as open_libraries. */
+static int add_script_dir(lua_State *L)
+{
+    lpath_add_script(L, lua_touserdata(L, 1));
+    return 0;
+}
+
 int luahost_load(lua_State *L, const char *script, char *err, size_t errlen)
 {
     snprintf(top_level, sizeof top_level, "the top level of %s", script);
+    if (lua_cpcall(L, add_script_dir, (void *)script) != 0) {
+        snprintf(err, errlen, "%s: %s", script, lua_tostring(L, -1));
+        return -1;
+    }
     if (lscript_load(L, script) != 0) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         return -1;
@@ -100,7 +83,7 @@ static int on_panic(lua_State *L)
 static int open_libraries(lua_State *L)
 {
     luaL_openlibs(L);
-    set_search_path(L);
+    lpath_open(L);
     lmoonwire_open(L);
     return 0;
 }

@@ -70,7 +70,7 @@ int worker_check_script(const struct options *opts)
         /* Connections the script opened as it loaded end here, as at a stop. */
         conn_abort_all("shutdown");
         resolve_shutdown();
-        luahost_close(L);
+        worker_unload(L, &hs);
     }
     ltask_set_base(NULL);
     event_base_free(base);
@@ -323,7 +323,7 @@ static void worker_free(struct worker *w)
         event_free(w->drain_deadline);
     resolve_shutdown();
     if (w->L) /* its deadline thread too */
-        luahost_close(w->L);
+        worker_unload(w->L, &w->handlers);
     ltask_set_base(NULL);
     if (w->base)
         event_base_free(w->base);

@@ -59,6 +59,8 @@ struct worker_handlers {
  * warns of what looks wrong (the check does, a worker loading what passed
  * it does not). Returns the state, or NULL with the reason logged. */
 struct lua_State *worker_load(const struct options *opts, int checking, struct worker_handlers *hs);
+/* Lets go of the handlers, once their connections are gone, and closes L. */
+void worker_unload(struct lua_State *L, struct worker_handlers *hs);
 /* The handler of script, or NULL when it has none. */
 struct lconn_handler *worker_handler_of(const struct worker_handlers *hs, const char *script);
 

@@ -48,11 +48,11 @@ static lua_State *load_all(const struct options *opts, int checking, struct work
     for (int i = 0; i < n; i++) {
         if (i > 0 && luahost_load(L, scripts[i], err, sizeof err) < 0) {
             log_error("%s", err);
-            luahost_close(L);
+            worker_unload(L, hs);
             return NULL;
         }
         if (take_handler(L, scripts[i], checking, hs) < 0) {
-            luahost_close(L);
+            worker_unload(L, hs);
             return NULL;
         }
     }
@@ -74,4 +74,12 @@ struct lconn_handler *worker_handler_of(const struct worker_handlers *hs, const 
         if (strcmp(hs->script[i], script) == 0)
             return hs->handler[i];
     return NULL;
+}
+
+void worker_unload(lua_State *L, struct worker_handlers *hs)
+{
+    for (int i = 0; i < hs->n; i++)
+        lconn_listen_handler_free(hs->handler[i]);
+    hs->n = 0;
+    luahost_close(L);
 }
