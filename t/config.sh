@@ -78,10 +78,11 @@ config missing '  listen = {
   },'
 check "a missing script: its line, its key path, its name" \
     fails_with missing "missing.lua:4: listen[2].script: no such file 'apii.lua'"
-config badtype "  workers = 2,
+config badtype "  shutdown_timeout = 2,
   timeout = {},
 $LISTEN3"
-check "a wrong type: named" fails_with badtype "badtype.lua:3: timeout: expected a string or a number"
+check "a wrong type: named, at its own line (not shutdown_timeout's)" \
+    fails_with badtype "badtype.lua:3: timeout: expected a string or a number"
 config badvalue "  workers = \"lots\",
 $LISTEN3"
 check "a bad value: the option's own message" \

@@ -47,10 +47,31 @@ struct config {
     size_t errlen;
 };
 
-/* The line of the file where text first appears (1 when nowhere). */
-static int line_of(const struct config *c, const char *text)
+static int is_name_char(char ch)
 {
-    const char *at = c->source && text && *text ? strstr(c->source, text) : NULL;
+    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9');
+}
+
+/* Where text appears first; as a key (key_only), only where it is a whole
+ * name followed by "=", so "timeout" is not found in "shutdown_timeout = 1". */
+static const char *find_text(const char *source, const char *text, int key_only)
+{
+    size_t len = strlen(text);
+    for (const char *at = strstr(source, text); at; at = strstr(at + 1, text)) {
+        const char *after = at + len;
+        while (*after == ' ' || *after == '\t')
+            after++;
+        if (!key_only || ((at == source || !is_name_char(at[-1])) && *after == '='))
+            return at;
+    }
+    return NULL;
+}
+
+/* The line of the file where text first appears (1 when nowhere). */
+static int line_of(const struct config *c, const char *text, int key_only)
+{
+    const char *at = c->source && text && *text ? find_text(c->source, text, key_only) : NULL;
     int line = 1;
     for (const char *p = c->source; at && p < at; p++)
         line += *p == '\n';
@@ -68,7 +89,8 @@ static int fail(struct config *c, const char *key, const char *value, const char
         snprintf(needle, sizeof needle, "%s", value);
     else
         snprintf(needle, sizeof needle, "%.*s", (int)strcspn(leaf, "["), leaf);
-    snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->path, line_of(c, needle), key, why);
+    snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->path, line_of(c, needle, value == NULL), key,
+             why);
     return -1;
 }
 
