@@ -30,6 +30,10 @@ read_response() {
     return 1
 }
 
+# old_draining N: N old workers have begun their drain (they take the
+# master's SIGTERM in their own time, after it says the reload is done).
+old_draining() { [ "$(grep -cE 'worker [0-9]+: Terminated: stopping \(' "$LOG")" -ge "$1" ]; }
+
 # reloaded N: N reloads have started their new workers.
 reloaded() { [ "$(grep -c 'reload: [0-9]* new worker(s) serve' "$LOG")" -ge "$1" ]; }
 
@@ -86,6 +90,7 @@ load=$!
 sleep 1
 kill -HUP "$PID"
 wait_for reloaded 1
+wait_for old_draining 2
 printf '\r\n' >&4 # the rest of the request, well within the old worker's 2 s
 check "the request in progress at the reload is answered" read_response 4
 check "... with Connection: close" grep -q "^Connection: close" "$TMP/response"
