@@ -48,11 +48,12 @@ check "http.json with headers: its status, and the headers given" \
 check "... a Content-Type given (in any case) replaces application/json" \
     bash -c "[ \"\$(grep -ci '^content-type:' '$TMP/h')\" = 1 ] && grep -q 'content-type: application/vnd.x+json' '$TMP/h'"
 check "a value cjson cannot encode is a 500" [ "$(get /function-kept)" = 500 ]
+# Lua shortens a long path to its end, as in a distcheck's build tree.
 check "... logged as the handler's error, where it called http.json, in cjson's words" \
-    comes_to "$LOG" 'on_data: '"$SCRIPTS"'/json.lua:15: http.json: Cannot serialise function: type not supported'
+    comes_to "$LOG" 'scripts/json.lua:15: http.json: Cannot serialise function: type not supported'
 check "called as a tail call (return http.json(...)), the error names the http handler instead" \
     bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$URL/function')\" = 500 ] &&
-        grep -qF 'on_data: http.json: Cannot serialise function: type not supported (in http handler $SCRIPTS/json.lua:29)' '$LOG'"
+        grep -qE 'on_data: http\.json: Cannot serialise function: type not supported \(in http handler [^ ]*scripts/json\.lua:29\)' '$LOG'"
 check "cjson.decode under pcall: a bad body answered with 400" \
     [ "$(get /decode --data-binary '{"a": 1,')" = 400 ]
 get /decode --data-binary '{"a": 1, "b": 2}' >/dev/null
