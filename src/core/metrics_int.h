@@ -56,6 +56,8 @@ void mt_clear(struct mt_table *t);
  * number, or -1 with err set. */
 int mt_declare(struct mt_table *t, const struct metrics_decl *d, int unique, char *err,
                size_t errlen);
+/* Writes the message into err; returns -1, for "return mt_fail(...)". */
+int mt_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Metric m of t as a declaration (pointers into t, the label names in
  * labels): 0, or -1 when it is not sound (a reader's check). */
 int mt_decl(const struct mt_table *t, uint32_t m, struct metrics_decl *d,

@@ -13,7 +13,6 @@
 
 #include <event2/buffer.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,6 @@ static const struct mt_caps kept_caps = {1024, 16384, 262144, 1 << 20};
 static struct mt_table *own;  /* a process without a slot: its own table */
 static struct mt_table *kept; /* master: counts of workers gone */
 static int kept_full_told;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static struct mt_table *new_table(const struct mt_caps *caps)
 {
@@ -61,10 +51,10 @@ int metrics_declare(const struct metrics_decl *d, char *err, size_t errlen)
 {
     struct mt_table *t = table();
     if (!t)
-        return fail(err, errlen, "metric '%s': out of memory", d->name);
+        return mt_fail(err, errlen, "metric '%s': out of memory", d->name);
     if (strncmp(d->name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0)
-        return fail(err, errlen, "metric '%s': names beginning with %s are moonwire's own", d->name,
-                    RESERVED_PREFIX);
+        return mt_fail(err, errlen, "metric '%s': names beginning with %s are moonwire's own",
+                       d->name, RESERVED_PREFIX);
     int m = mt_declare(t, d, 1, err, errlen);
     if (m >= 0 && d->nlabels == 0 && mt_series(t, (uint32_t)m, "", 0, err, errlen) < 0)
         return -1;
@@ -91,13 +81,13 @@ int metrics_series(int metric, const char *const *values, const size_t *lens, ch
     size_t len = 0;
     for (size_t i = 0; i < m->nlabels; i++) {
         if (!promtext_utf8_ok(values[i], lens[i]))
-            return fail(err, errlen, "metric '%s': label %s's value is not UTF-8 without NUL",
-                        mt_text(t, m->name), mt_text(t, m->label[i]));
+            return mt_fail(err, errlen, "metric '%s': label %s's value is not UTF-8 without NUL",
+                           mt_text(t, m->name), mt_text(t, m->label[i]));
         if (lens[i] + 1 > sizeof joined - len)
-            return fail(err, errlen,
-                        "metric '%s': out of room for text (at most %u bytes of names, help "
-                        "texts and label values in a worker)",
-                        mt_text(t, m->name), t->cap.text);
+            return mt_fail(err, errlen,
+                           "metric '%s': out of room for text (at most %u bytes of names, help "
+                           "texts and label values in a worker)",
+                           mt_text(t, m->name), t->cap.text);
         memcpy(joined + len, values[i], lens[i]);
         joined[len + lens[i]] = '\0';
         len += lens[i] + 1;

@@ -140,7 +140,7 @@ uint32_t mt_values_per(uint8_t kind, uint8_t nbuckets)
     return kind == METRICS_HISTOGRAM ? (uint32_t)nbuckets + 2 : 1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int mt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -154,20 +154,20 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 static int check_labels(const struct metrics_decl *d, char *err, size_t errlen)
 {
     if (d->nlabels > METRICS_MAX_LABELS)
-        return fail(err, errlen, "metric '%s': at most %d labels", d->name, METRICS_MAX_LABELS);
+        return mt_fail(err, errlen, "metric '%s': at most %d labels", d->name, METRICS_MAX_LABELS);
     for (size_t i = 0; i < d->nlabels; i++) {
         if (!promtext_label_name_ok(d->labels[i]))
-            return fail(err, errlen,
-                        "metric '%s': label name '%s' is not valid (a letter or _, then "
-                        "letters, digits or _; not __ first)",
-                        d->name, d->labels[i]);
+            return mt_fail(err, errlen,
+                           "metric '%s': label name '%s' is not valid (a letter or _, then "
+                           "letters, digits or _; not __ first)",
+                           d->name, d->labels[i]);
         if (d->kind == METRICS_HISTOGRAM && strcmp(d->labels[i], "le") == 0)
-            return fail(err, errlen, "metric '%s': label 'le' is the histogram's own (its buckets)",
-                        d->name);
+            return mt_fail(err, errlen,
+                           "metric '%s': label 'le' is the histogram's own (its buckets)", d->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(d->labels[i], d->labels[j]) == 0)
-                return fail(err, errlen, "metric '%s': label '%s' is named twice", d->name,
-                            d->labels[i]);
+                return mt_fail(err, errlen, "metric '%s': label '%s' is named twice", d->name,
+                               d->labels[i]);
     }
     return 0;
 }
@@ -177,17 +177,18 @@ static int check_buckets(const struct metrics_decl *d, char *err, size_t errlen)
     if (d->kind != METRICS_HISTOGRAM)
         return 0;
     if (d->nbuckets < 1 || d->nbuckets > METRICS_MAX_BUCKETS)
-        return fail(err, errlen, "metric '%s': a histogram has from 1 to %d buckets", d->name,
-                    METRICS_MAX_BUCKETS);
+        return mt_fail(err, errlen, "metric '%s': a histogram has from 1 to %d buckets", d->name,
+                       METRICS_MAX_BUCKETS);
     for (size_t i = 0; i < d->nbuckets; i++) {
         char a[PROMTEXT_VALUE_MAX], b[PROMTEXT_VALUE_MAX];
         if (!isfinite(d->buckets[i]))
-            return fail(err, errlen, "metric '%s': buckets are finite numbers (+Inf is implied)",
-                        d->name);
+            return mt_fail(err, errlen, "metric '%s': buckets are finite numbers (+Inf is implied)",
+                           d->name);
         if (i > 0 && !(d->buckets[i] > d->buckets[i - 1])) {
             promtext_value(a, d->buckets[i]);
             promtext_value(b, d->buckets[i - 1]);
-            return fail(err, errlen, "metric '%s': buckets must rise (%s after %s)", d->name, a, b);
+            return mt_fail(err, errlen, "metric '%s': buckets must rise (%s after %s)", d->name, a,
+                           b);
         }
     }
     return 0;
@@ -196,14 +197,14 @@ static int check_buckets(const struct metrics_decl *d, char *err, size_t errlen)
 static int check_decl(const struct metrics_decl *d, char *err, size_t errlen)
 {
     if ((unsigned)d->kind > METRICS_HISTOGRAM)
-        return fail(err, errlen, "metric '%s': no such kind", d->name);
+        return mt_fail(err, errlen, "metric '%s': no such kind", d->name);
     if (!promtext_metric_name_ok(d->name))
-        return fail(err, errlen,
-                    "metric name '%s' is not valid (a letter, _ or :, then letters, digits, _ "
-                    "or :)",
-                    d->name);
+        return mt_fail(err, errlen,
+                       "metric name '%s' is not valid (a letter, _ or :, then letters, digits, _ "
+                       "or :)",
+                       d->name);
     if (!promtext_utf8_ok(d->help, strlen(d->help)))
-        return fail(err, errlen, "metric '%s': its help is not UTF-8", d->name);
+        return mt_fail(err, errlen, "metric '%s': its help is not UTF-8", d->name);
     return check_labels(d, err, errlen) < 0 || check_buckets(d, err, errlen) < 0 ? -1 : 0;
 }
 
@@ -229,13 +230,13 @@ static int check_clash(const struct mt_table *t, const struct metrics_decl *d, c
         if (!name)
             continue;
         if (strcmp(name, d->name) == 0)
-            return fail(err, errlen, "metric '%s' is already declared", d->name);
+            return mt_fail(err, errlen, "metric '%s' is already declared", d->name);
         if (e->kind == METRICS_HISTOGRAM && is_histogram_series(d->name, name))
-            return fail(err, errlen, "metric '%s' has the name of a series of histogram '%s'",
-                        d->name, name);
+            return mt_fail(err, errlen, "metric '%s' has the name of a series of histogram '%s'",
+                           d->name, name);
         if (d->kind == METRICS_HISTOGRAM && is_histogram_series(name, d->name))
-            return fail(err, errlen, "histogram '%s' would have a series named as metric '%s'",
-                        d->name, name);
+            return mt_fail(err, errlen, "histogram '%s' would have a series named as metric '%s'",
+                           d->name, name);
     }
     return 0;
 }
@@ -259,10 +260,10 @@ static int no_room(struct mt_table *t, const char *name, uint32_t text_was, char
                    size_t errlen)
 {
     atomic_store_explicit(&t->ntext, text_was, memory_order_relaxed);
-    return fail(err, errlen,
-                "metric '%s': out of room for text (at most %u bytes of names, help texts and "
-                "label values in a worker)",
-                name, t->cap.text);
+    return mt_fail(err, errlen,
+                   "metric '%s': out of room for text (at most %u bytes of names, help texts and "
+                   "label values in a worker)",
+                   name, t->cap.text);
 }
 
 int mt_declare(struct mt_table *t, const struct metrics_decl *d, int unique, char *err,
@@ -272,8 +273,8 @@ int mt_declare(struct mt_table *t, const struct metrics_decl *d, int unique, cha
         return -1;
     uint32_t n = mt_nmetrics(t), text_was = mt_ntext(t);
     if (n == t->cap.metrics)
-        return fail(err, errlen, "metric '%s': too many metrics (at most %u in a worker)", d->name,
-                    t->cap.metrics);
+        return mt_fail(err, errlen, "metric '%s': too many metrics (at most %u in a worker)",
+                       d->name, t->cap.metrics);
     struct mt_metric *m = mt_metric_at(t, n);
     *m = (struct mt_metric){
         .kind = (uint8_t)d->kind, .nlabels = (uint8_t)d->nlabels, .first = -1, .last = -1};
@@ -381,10 +382,10 @@ static uint32_t index_find(const struct mt_table *t, uint32_t metric, const char
 
 static int too_many_series(struct mt_table *t, const char *name, char *err, size_t errlen)
 {
-    return fail(err, errlen,
-                "metric '%s': too many series (at most %u label combinations in a worker, over "
-                "all its metrics); a new combination is refused",
-                name, t->cap.series);
+    return mt_fail(err, errlen,
+                   "metric '%s': too many series (at most %u label combinations in a worker, over "
+                   "all its metrics); a new combination is refused",
+                   name, t->cap.series);
 }
 
 int mt_series(struct mt_table *t, uint32_t metric, const char *labels, size_t len, char *err,
