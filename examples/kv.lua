@@ -394,6 +394,14 @@ local function to_index(s)
   return n
 end
 
+-- The count argument of LPOP, SPOP, ZPOPMIN and the like: a whole number
+-- from 0 (as to_index), or nil for anything else (E_POSITIVE).
+local function to_count(s)
+  local n = to_index(s)
+  if n and n >= 0 then return n end
+  return nil
+end
+
 -- The 0-based range from .. to of a list of n elements that indexes from
 -- and to name (negative from the end), or nil when it is empty.
 local function range_of(from, to, n)
@@ -408,7 +416,7 @@ end
 -- What the files of the other data types build their commands from.
 local kv = {
   command = command, lookup = lookup, store = store, delete = delete, of_kind = of_kind,
-  to_int = to_int, to_index = to_index, range_of = range_of, add = add,
+  to_int = to_int, to_index = to_index, to_count = to_count, range_of = range_of, add = add,
   wrong_args = wrong_args, E_TYPE = E_TYPE, E_INT = E_INT, E_SYNTAX = E_SYNTAX,
   E_OVERFLOW = E_OVERFLOW, E_POSITIVE = E_POSITIVE,
 }

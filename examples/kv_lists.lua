@@ -4,7 +4,7 @@
 -- costs the same; one in the middle (LINSERT, LREM) moves what follows it.
 local kv = assert(..., "kv_lists.lua is run by kv.lua, not on its own")
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
-local to_index, range_of = kv.to_index, kv.range_of
+local to_index, to_count, range_of = kv.to_index, kv.to_count, kv.range_of
 local upper = string.upper
 local E_INT, E_SYNTAX, E_POSITIVE = kv.E_INT, kv.E_SYNTAX, kv.E_POSITIVE
 
@@ -66,8 +66,8 @@ end
 local function pop(reply, argv, argc, left)
   local count
   if argc == 3 then
-    count = to_index(argv[3])
-    if not count or count < 0 then return reply:error(E_POSITIVE) end
+    count = to_count(argv[3])
+    if not count then return reply:error(E_POSITIVE) end
   end
   local key = argv[2]
   local l = of_kind(reply, key, "list")

@@ -5,7 +5,7 @@
 -- the place it empties. Members come in no defined order, as in Redis.
 local kv = assert(..., "kv_sets.lua is run by kv.lua, not on its own")
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
-local to_index = kv.to_index
+local to_index, to_count = kv.to_index, kv.to_count
 local random, upper = math.random, string.upper
 local E_INT, E_SYNTAX, E_POSITIVE = kv.E_INT, kv.E_SYNTAX, kv.E_POSITIVE
 
@@ -84,8 +84,8 @@ command("spop", -2, "write fast", function(reply, argv, argc)
   if argc > 3 then return reply:error(E_SYNTAX) end
   local count
   if argc == 3 then
-    count = to_index(argv[3])
-    if not count or count < 0 then return reply:error(E_POSITIVE) end
+    count = to_count(argv[3])
+    if not count then return reply:error(E_POSITIVE) end
   end
   local key = argv[2]
   local s = of_kind(reply, key, "set")

@@ -7,7 +7,7 @@ local kv = assert(..., "kv_zsets.lua is run by kv.lua, not on its own")
 local ffi = require "ffi"
 local skiplist = kv.sibling("kv_skiplist")()
 local command, store, delete, of_kind = kv.command, kv.store, kv.delete, kv.of_kind
-local to_index, range_of = kv.to_index, kv.range_of
+local to_index, to_count, range_of = kv.to_index, kv.to_count, kv.range_of
 local byte, sub, upper, format = string.byte, string.sub, string.upper, string.format
 local huge = math.huge
 local E_INT, E_SYNTAX, E_POSITIVE = kv.E_INT, kv.E_SYNTAX, kv.E_POSITIVE
@@ -207,8 +207,8 @@ local function zpop(name, max)
     if argc > 3 then return reply:error(E_SYNTAX) end
     local count = 1
     if argc == 3 then
-      count = to_index(argv[3])
-      if not count or count < 0 then return reply:error(E_POSITIVE) end
+      count = to_count(argv[3])
+      if not count then return reply:error(E_POSITIVE) end
     end
     local key = argv[2]
     local z = of_kind(reply, key, "zset")
