@@ -138,7 +138,10 @@ printf "%s %d\n", $how, (time - $t0) * 1000;
 PERL
 read -r how elapsed_ms < <(perl "$TMP/drip.pl" "$PORT")
 echo "# a header sent a byte a second: $how after ${elapsed_ms:-?} ms"
-[ "$how" = eof ] && [ "${elapsed_ms:-0}" -ge 4500 ] && [ "${elapsed_ms:-0}" -lt 9000 ]
+# An EOF, or a reset when the cut comes with a dripped byte still unread
+# (a socket closed with input unread resets, as in closed_unanswered).
+{ [ "$how" = eof ] || [ "$how" = reset ]; } && [ "${elapsed_ms:-0}" -ge 4500 ] &&
+    [ "${elapsed_ms:-0}" -lt 9000 ]
 ok $? "a header sent a byte a second is cut off about 5 s after the connect"
 check "and the reason is logged" matches_come_to "$LOG" 2 "no complete PROXY header within 5 s"
 stop_server
